@@ -1,0 +1,5 @@
+"""``python -m jobsys`` runs the CLI."""
+
+from jobsys.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""The ``jobsys`` command: sub-commands registered here, and the one error boundary.
+
+A ``JobsysError`` becomes one line on stderr and its class's exit code; no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from jobsys.cli import db, demo, jobs, runs, worker
+from jobsys.errors import JobsysError
+
+app = typer.Typer(
+    name="jobsys",
+    help="jobsys: typed jobs on capability queues, with a history of every attempt.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
+app.command("submit")(jobs.submit)
+app.command("capabilities")(jobs.capabilities)
+app.command("types")(jobs.types)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``jobsys`` console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except JobsysError as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(type(exc).exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,198 @@
+"""``run_attempt``: one attempt of one job, as a short sequence of steps.
+
+start (store) → context → invariants before → the job type's function → output
+check → invariants after → publish staged outputs → JobRun + job state (store,
+one transaction) → group bookkeeping. The Celery task around it is a shell.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from jobsys.context import JobContext
+from jobsys.errors import FatalJobError
+from jobsys.execution import invariants, staging
+from jobsys.execution.progress import Heartbeats, StoreProgress
+from jobsys.execution.retry import Fatal, Retry, classify
+from jobsys.execution.sequencing import after_terminal, on_start
+from jobsys.jobtypes import JobType
+from jobsys.lifecycle import RunStatus
+from jobsys.runtime import Runtime
+from jobsys.secrets import SecretResolvers
+from jobsys.store import writes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Done:
+    """Nothing more for Celery to do with this message."""
+
+    detail: str
+
+
+@dataclass(frozen=True)
+class Later:
+    """Send the message again after ``delay`` seconds (a retry, or a deferred duplicate)."""
+
+    delay: float
+    detail: str
+
+
+@dataclass
+class _Attempt:
+    output: BaseModel | None = None
+    exc: BaseException | None = None
+    tb: str | None = None
+
+
+_heartbeats: dict[int, Heartbeats] = {}
+
+
+def _heartbeats_for(runtime: Runtime) -> Heartbeats:
+    beats = _heartbeats.get(id(runtime))
+    if beats is None or beats.engine is not runtime.engine:
+        beats = Heartbeats(runtime.engine, runtime.settings.heartbeat_interval)
+        _heartbeats[id(runtime)] = beats
+    return beats
+
+
+def run_attempt(runtime: Runtime, spec: JobType[Any, Any], job_id: str) -> Done | Later:
+    """Run the next attempt of ``job_id`` if the store says it should run."""
+    settings, engine = runtime.settings, runtime.engine
+    stale_after = timedelta(seconds=settings.heartbeat_interval * 3)
+    with engine.begin() as conn:
+        begun = writes.start_attempt(conn, job_id, runtime.worker_id, _now(), stale_after)
+        if isinstance(begun, writes.Started):
+            on_start(conn, begun, _now())
+    if isinstance(begun, writes.Drop):
+        log.info("dropping delivery: %s", begun.reason)
+        return Done(begun.reason)
+    if isinstance(begun, writes.Defer):
+        return Later(stale_after.total_seconds(), begun.reason)
+
+    progress = StoreProgress(engine, job_id)
+    ctx = JobContext(
+        job_id=job_id,
+        job_type=spec.name,
+        attempt=begun.attempt,
+        staging_path=staging.staging_path(settings.staging_root, job_id),
+        log_path=settings.logs_root / f"{job_id}.log",
+        progress=progress,
+        secrets=SecretResolvers(),
+    )
+    beats = _heartbeats_for(runtime)
+    beats.add(job_id)
+    try:
+        attempt = _execute(spec, begun.params, ctx)
+    finally:
+        beats.discard(job_id)
+        progress.flush()
+        ctx.close()
+    return _conclude(runtime, spec, begun, ctx, attempt)
+
+
+def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -> _Attempt:
+    staging.clear(ctx.staging_path)
+    try:
+        try:
+            inputs = spec.input_model.model_validate(params)
+        except ValidationError as exc:
+            raise FatalJobError(f"inputs no longer match {spec.input_model.__name__}: {exc}") from exc
+        snapshots = invariants.before(spec, inputs, ctx)
+        output = spec.fn(inputs, ctx)
+        if not isinstance(output, spec.output_model):
+            try:
+                output = spec.output_model.model_validate(output)
+            except ValidationError as exc:
+                raise FatalJobError(
+                    f"{spec.name} returned {type(output).__name__}, "
+                    f"not a valid {spec.output_model.__name__}: {exc}"
+                ) from exc
+        invariants.after(spec, inputs, output, ctx, snapshots)
+        return _Attempt(output=output)
+    except Exception as exc:  # every failure of the job is recorded, then classified
+        return _Attempt(exc=exc, tb=traceback.format_exc())
+
+
+def _conclude(
+    runtime: Runtime,
+    spec: JobType[Any, Any],
+    begun: writes.Started,
+    ctx: JobContext,
+    attempt: _Attempt,
+) -> Done | Later:
+    settings = runtime.settings
+    job_values: dict[str, Any] = {}
+    retry_delay: float | None = None
+    log_path = str(ctx.log_path) if ctx.log_path.exists() else None
+    if attempt.exc is None and attempt.output is not None:
+        published = staging.publish(
+            ctx.staging_path, staging.output_path(settings.outputs_root, spec.name, begun.job_id)
+        )
+        status = RunStatus.COMPLETED_WITH_WARNINGS if ctx.warnings else RunStatus.COMPLETED
+        outputs = attempt.output.model_dump(mode="json")
+        run: dict[str, Any] = {
+            "status": status.value,
+            "exit_code": 0,
+            "outputs": outputs,
+            "artifacts": {"files": published.artifacts if published else []},
+            "error": "; ".join(ctx.warnings) or None,
+        }
+        job_values = {
+            "outputs": outputs,
+            "output_path": published.path if published else None,
+            "output_size_bytes": published.size_bytes if published else None,
+            "error": run["error"],
+            "error_type": None,
+        }
+    else:
+        exc = attempt.exc or FatalJobError("no output")
+        decision = classify(exc, spec, begun.attempt, begun.max_attempts)
+        staging.clear(ctx.staging_path)
+        message = str(exc) or type(exc).__name__
+        run = {
+            "status": RunStatus.FAILED.value,
+            "exit_code": 1,
+            "error": message,
+            "error_type": type(exc).__name__,
+            "traceback": attempt.tb,
+            "artifacts": {},
+        }
+        job_values = {"error": message, "error_type": type(exc).__name__}
+        if isinstance(decision, Retry):
+            retry_delay = decision.delay
+        else:
+            log.info("job %s failed: %s (%s)", begun.job_id, message, decision.reason)
+    run["worker_id"] = runtime.worker_id
+    run["log_path"] = log_path
+    now = _now()
+    next_job = None
+    try:
+        with runtime.engine.begin() as conn:
+            ours = writes.record_run(conn, begun, run, job_values, retry_delay is not None, now)
+            if ours and retry_delay is None:
+                next_job = after_terminal(conn, begun, now)
+    except IntegrityError:
+        log.warning("attempt %d of job %s was already recorded", begun.attempt, begun.job_id)
+        return Done("attempt already recorded")
+    if not ours:
+        return Done("job changed while running (cancelled)")
+    if next_job is not None:
+        from jobsys.execution.sequencing import dispatch_next
+
+        dispatch_next(runtime, next_job)
+    if retry_delay is not None:
+        return Later(retry_delay, f"retry after {retry_delay:.2f}s")
+    return Done(run["status"])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

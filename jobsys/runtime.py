@@ -1,0 +1,63 @@
+"""``Runtime``: settings + job-type registry + store engine + Celery app, built lazily.
+
+One per process role (a client, a worker). The database engine is re-created
+after a fork, so prefork worker children never share a parent's connections.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from jobsys.jobtypes import JobTypeRegistry, discover
+from jobsys.settings import Settings
+from jobsys.store.session import ensure_schema, make_engine
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+
+class Runtime:
+    """What every part of jobsys needs, created once and passed down."""
+
+    def __init__(self, settings: Settings, registry: JobTypeRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry if registry is not None else discover(settings.jobtype_modules)
+        self._engine: Engine | None = None
+        self._engine_pid = 0
+        self._schema_checked = False
+
+    @property
+    def engine(self) -> Engine:
+        """The store engine of this process (checked/upgraded on first use)."""
+        if self._engine is None or self._engine_pid != os.getpid():
+            if self._engine is not None:
+                self._engine.dispose(close=False)
+            self._engine = make_engine(self.settings)
+            self._engine_pid = os.getpid()
+            if not self._schema_checked:
+                ensure_schema(self._engine, self.settings)
+                self._schema_checked = True
+        return self._engine
+
+    @cached_property
+    def app(self) -> Celery:
+        """The Celery app with one task per job type."""
+        from jobsys.celery import create_celery
+
+        return create_celery(self)
+
+    @property
+    def worker_id(self) -> str:
+        """``host:pid`` of this process."""
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+    def close(self) -> None:
+        """Release connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

@@ -1,0 +1,151 @@
+"""Typed settings: ``JOBSYS_*`` environment variables over an optional TOML file.
+
+Precedence (highest first): keyword arguments, ``JOBSYS_*`` environment variables,
+the TOML file named by ``JOBSYS_CONFIG`` (or ``./jobsys.toml`` when present), defaults.
+With nothing set, jobsys runs embedded: a SQLite store and a server-less
+(filesystem) broker under ``home`` (``./.jobsys``).
+
+Settings are read once, by ``load_settings()``, in entry points only (the CLI,
+the lazy ``jobsys.celery.app``); everything else receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from jobsys.errors import ConfigError
+
+CONFIG_ENV = "JOBSYS_CONFIG"
+DEFAULT_CONFIG_FILE = "jobsys.toml"
+
+
+class Settings(BaseSettings):
+    """Every jobsys setting. Environment variable: ``JOBSYS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="JOBSYS_", extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default=Path(".jobsys"),
+        description="Directory for the embedded store, broker, staging, outputs and logs.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker URL (redis://, amqp://). Empty: the embedded filesystem broker.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store (postgresql+psycopg://, sqlite:///). "
+        "Empty: SQLite under home.",
+    )
+    output_dir: Path | None = Field(
+        default=None, description="Where published job outputs go. Empty: <home>/outputs."
+    )
+    log_dir: Path | None = Field(
+        default=None, description="Where per-job logs go. Empty: <home>/logs."
+    )
+    jobtype_modules: list[str] = Field(
+        default_factory=list,
+        description="Extra modules to import job types from, besides the "
+        "`jobsys.jobtypes` entry points.",
+    )
+    worker_concurrency: int = Field(default=2, ge=1, description="Processes per worker.")
+    worker_prefetch: int = Field(
+        default=1, ge=1, description="Messages a worker process reserves ahead (1 = fair)."
+    )
+    visibility_timeout: int = Field(
+        default=3600,
+        ge=1,
+        description="Redis: seconds before an unacknowledged message is redelivered. "
+        "Keep it above the longest job.",
+    )
+    heartbeat_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between heartbeats of a running job."
+    )
+    default_priority: int = Field(
+        default=5, ge=0, le=9, description="Priority of jobs that give none (0 low .. 9 high)."
+    )
+    auto_migrate: bool = Field(
+        default=True,
+        description="Create/upgrade the schema on first use when the store is SQLite.",
+    )
+
+    @field_validator("broker_url", "database_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment over TOML over defaults."""
+        toml_file = os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    # Derived values: one place computes them.
+
+    @property
+    def resolved_home(self) -> Path:
+        """``home`` as an absolute path (the filesystem broker needs absolute folders)."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The store URL, defaulting to SQLite under home."""
+        return self.database_url or f"sqlite:///{self.resolved_home / 'jobsys.db'}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The broker URL, defaulting to the filesystem transport under home."""
+        return self.broker_url or "filesystem://"
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when the server-less filesystem broker is in use."""
+        return self.effective_broker_url.startswith("filesystem://")
+
+    @property
+    def staging_root(self) -> Path:
+        """``.staging/`` sits beside outputs, so publishing is a same-filesystem rename."""
+        return self.outputs_root.parent / ".staging"
+
+    @property
+    def outputs_root(self) -> Path:
+        """Where published outputs go."""
+        return (self.output_dir or self.resolved_home / "outputs").expanduser().resolve()
+
+    @property
+    def logs_root(self) -> Path:
+        """Where per-job logs go."""
+        return (self.log_dir or self.resolved_home / "logs").expanduser().resolve()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings once, turning validation errors into a ``ConfigError`` naming the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "?"
+        raise ConfigError(
+            f"setting JOBSYS_{field.upper()}: {first['msg']}", setting=f"JOBSYS_{field.upper()}"
+        ) from exc

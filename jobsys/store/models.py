@@ -1,0 +1,217 @@
+"""SQLAlchemy 2 typed models: JobTemplate, Schedule, JobGroup, Job, JobRun (seed 004).
+
+Timestamps are stored as UTC and read back timezone-aware on every backend.
+``job_runs`` is append-only: an UPDATE is refused by a database trigger (created
+with the table and by the migration) and by an ORM guard.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DDL,
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def new_id() -> str:
+    """A fresh id; a job's id is also its Celery task id."""
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store naive UTC, return aware UTC: no local-time or string-parsing pitfalls."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with jobsys's column types."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class JobTemplate(Base):
+    """A reusable specification: one job type with defaults, or a DAG (a manifest)."""
+
+    __tablename__ = "job_templates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    job_type: Mapped[str | None] = mapped_column(String(200))
+    default_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    definition: Mapped[dict[str, Any] | None] = mapped_column()
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="CREATED")
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+class Schedule(Base):
+    """When a template runs: cron (with timezone) or a fixed interval."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    template_id: Mapped[str] = mapped_column(ForeignKey("job_templates.id"))
+    cron_expression: Mapped[str | None] = mapped_column(String(200))
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[str] = mapped_column(String(20), default="CREATED")
+    param_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    overlap_policy: Mapped[str] = mapped_column(String(10), default="allow")
+    misfire_policy: Mapped[str] = mapped_column(String(10), default="skip")
+    last_triggered_at: Mapped[datetime | None] = mapped_column()
+    next_trigger_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobGroup(Base):
+    """The jobs of one batch or DAG run; ``mode`` is parallel or sequential."""
+
+    __tablename__ = "job_groups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(12), default="parallel")
+    status: Mapped[str] = mapped_column(String(20), default="CREATED", index=True)
+    template_id: Mapped[str | None] = mapped_column(ForeignKey("job_templates.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """One execution request. Its inputs (``params``) never change once queued."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status", "status"),
+        Index("ix_jobs_updated_at", "updated_at"),
+        Index("ix_jobs_job_type", "job_type"),
+        Index("ix_jobs_capability_status", "capability", "status"),
+        Index("ix_jobs_group_position", "group_id", "position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    template_id: Mapped[str | None] = mapped_column(ForeignKey("job_templates.id"))
+    schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id"))
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("job_groups.id"))
+    job_type: Mapped[str] = mapped_column(String(200))
+    job_type_version: Mapped[int] = mapped_column(Integer, default=1)
+    capability: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    priority: Mapped[int] = mapped_column(Integer, default=5)
+    position: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(30), default="PENDING")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    cancel_requested_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column()
+    output_path: Mapped[str | None] = mapped_column(Text)
+    output_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_type: Mapped[str | None] = mapped_column(String(200))
+    items_processed: Mapped[int] = mapped_column(Integer, default=0)
+    items_total: Mapped[int | None] = mapped_column(Integer)
+    items_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobRun(Base):
+    """One attempt of one job. Inserted once, never updated."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "attempt", name="uq_job_runs_job_attempt"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    job_type: Mapped[str] = mapped_column(String(200))
+    template_id: Mapped[str | None] = mapped_column(String(36))
+    params_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_type: Mapped[str | None] = mapped_column(String(200))
+    traceback: Mapped[str | None] = mapped_column(Text)
+    artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column()
+    log_path: Mapped[str | None] = mapped_column(Text)
+
+
+# Append-only, enforced by the database (the store writes with Core, not the ORM).
+APPEND_ONLY_SQLITE = DDL(
+    "CREATE TRIGGER IF NOT EXISTS job_runs_append_only BEFORE UPDATE ON job_runs "
+    "BEGIN SELECT RAISE(ABORT, 'job_runs is append-only'); END"
+)
+APPEND_ONLY_PG_FUNCTION = DDL(
+    "CREATE OR REPLACE FUNCTION jobsys_job_runs_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'job_runs is append-only'; END $$ LANGUAGE plpgsql"
+)
+APPEND_ONLY_PG_TRIGGER = DDL(
+    "CREATE TRIGGER job_runs_append_only BEFORE UPDATE ON job_runs "
+    "FOR EACH ROW EXECUTE FUNCTION jobsys_job_runs_append_only()"
+)
+_table = JobRun.__table__
+event.listen(_table, "after_create", APPEND_ONLY_SQLITE.execute_if(dialect="sqlite"))
+event.listen(_table, "after_create", APPEND_ONLY_PG_FUNCTION.execute_if(dialect="postgresql"))
+event.listen(_table, "after_create", APPEND_ONLY_PG_TRIGGER.execute_if(dialect="postgresql"))
+
+
+@event.listens_for(JobRun, "before_update")
+def _refuse_update(*_: object) -> None:
+    raise ValueError("job_runs is append-only: a JobRun is never updated")

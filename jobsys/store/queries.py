@@ -1,0 +1,109 @@
+"""Named reads for the client and the views. Nothing here writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from jobsys.errors import NotFound
+from jobsys.lifecycle import JobState
+from jobsys.store.models import Job, JobGroup, JobRun
+
+jobs = Job.__table__
+runs = JobRun.__table__
+groups = JobGroup.__table__
+
+
+def get_job(conn: Connection, job_id: str) -> Any:
+    """One job row, or ``NotFound``."""
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+    if row is None:
+        raise NotFound("job", job_id)
+    return row
+
+
+def job_status(conn: Connection, job_id: str) -> JobState:
+    """A job's current state."""
+    status = conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar_one_or_none()
+    if status is None:
+        raise NotFound("job", job_id)
+    return JobState(status)
+
+
+def statuses(conn: Connection, job_ids: Sequence[str]) -> dict[str, JobState]:
+    """States of many jobs in one query."""
+    rows = conn.execute(select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(job_ids)))
+    return {r.id: JobState(r.status) for r in rows}
+
+
+_FAILED_FIRST = case(
+    (jobs.c.status == JobState.FAILED.value, 0),
+    (jobs.c.status == JobState.RUNNING.value, 1),
+    else_=2,
+)
+
+
+def list_jobs(
+    conn: Connection,
+    *,
+    status: Sequence[str] = (),
+    job_type: str | None = None,
+    group_id: str | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """Jobs, failed first, then running, then newest."""
+    query = select(jobs)
+    if status:
+        query = query.where(jobs.c.status.in_(list(status)))
+    if job_type:
+        query = query.where(jobs.c.job_type == job_type)
+    if group_id:
+        query = query.where(jobs.c.group_id == group_id)
+    query = query.order_by(_FAILED_FIRST, jobs.c.created_at.desc()).limit(limit)
+    return list(conn.execute(query).all())
+
+
+def runs_of(conn: Connection, job_id: str) -> list[Any]:
+    """A job's attempts, oldest first."""
+    get_job(conn, job_id)
+    return list(
+        conn.execute(select(runs).where(runs.c.job_id == job_id).order_by(runs.c.attempt)).all()
+    )
+
+
+def queued_by_capability(conn: Connection) -> dict[str, dict[str, int]]:
+    """Per capability: how many jobs are queued and running."""
+    rows = conn.execute(
+        select(jobs.c.capability, jobs.c.status, func.count())
+        .where(
+            jobs.c.status.in_(
+                [JobState.PENDING.value, JobState.QUEUED.value, JobState.RUNNING.value]
+            )
+        )
+        .group_by(jobs.c.capability, jobs.c.status)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for capability, status, count in rows:
+        out.setdefault(capability, {})[status] = count
+    return out
+
+
+def get_group(conn: Connection, group_id: str) -> Any:
+    """One group row, or ``NotFound``."""
+    row = conn.execute(select(groups).where(groups.c.id == group_id)).one_or_none()
+    if row is None:
+        raise NotFound("group", group_id)
+    return row
+
+
+def group_jobs(conn: Connection, group_id: str) -> list[Any]:
+    """A group's jobs in position order."""
+    return list(
+        conn.execute(
+            select(jobs)
+            .where(jobs.c.group_id == group_id)
+            .order_by(jobs.c.position, jobs.c.created_at)
+        ).all()
+    )

@@ -1,0 +1,490 @@
+"""Every insert and update of the store, with SQLAlchemy Core on a caller's connection.
+
+States change only here, and only along ``jobsys.lifecycle``'s tables: the
+from-states of each conditional UPDATE are checked against the table when this
+module loads, and per-row moves call ``lifecycle.transition``. ``job_runs`` rows
+are only ever inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from jobsys.errors import InvalidTransition, NotFound
+from jobsys.lifecycle import (
+    JOB_STATE_FOR_RUN,
+    JOB_TERMINAL,
+    GroupState,
+    JobState,
+    RunStatus,
+    transition,
+)
+from jobsys.store.models import Job, JobGroup, JobRun, new_id
+
+jobs = Job.__table__
+runs = JobRun.__table__
+groups = JobGroup.__table__
+
+J = JobState
+
+
+def _from(to: JobState, *froms: JobState) -> list[str]:
+    """The values of ``froms`` after checking each ``from -> to`` against the lifecycle."""
+    for state in froms:
+        transition(state, to)
+    return [s.value for s in froms]
+
+
+_STARTABLE = _from(J.RUNNING, J.PENDING, J.QUEUED, J.DISPATCHED)
+_QUEUEABLE = _from(J.QUEUED, J.PENDING)
+_TERMINAL = [s.value for s in JOB_TERMINAL]
+
+
+# --- submitting ----------------------------------------------------------------------------
+
+
+def insert_jobs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new jobs (PENDING) in one statement."""
+    if rows:
+        conn.execute(insert(jobs), [{**r, "status": J.PENDING.value} for r in rows])
+
+
+def mark_queued(conn: Connection, job_ids: Sequence[str], now: datetime) -> None:
+    """PENDING -> QUEUED once their messages are on the broker (a worker may already run them)."""
+    if job_ids:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(job_ids), jobs.c.status.in_(_QUEUEABLE))
+            .values(status=J.QUEUED.value, queued_at=now, updated_at=now)
+        )
+
+
+def delete_unpublished(conn: Connection, job_ids: Sequence[str]) -> None:
+    """Remove PENDING jobs whose messages never reached the broker: nothing half-written."""
+    if job_ids:
+        conn.execute(jobs.delete().where(jobs.c.id.in_(job_ids), jobs.c.status == J.PENDING.value))
+
+
+# --- executing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """An attempt began: the job's data as the runner needs it."""
+
+    job_id: str
+    job_type: str
+    params: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    template_id: str | None
+    group_id: str | None
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Do not run: the message is stale (job done, cancelled, unknown, or out of attempts)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Defer:
+    """The job is running elsewhere with a live heartbeat: check again later."""
+
+    reason: str
+
+
+_RETURNING = (
+    jobs.c.id,
+    jobs.c.job_type,
+    jobs.c.params,
+    jobs.c.attempt,
+    jobs.c.max_attempts,
+    jobs.c.template_id,
+    jobs.c.group_id,
+)
+
+
+def _started(row: Any, now: datetime) -> Started:
+    return Started(
+        row.id,
+        row.job_type,
+        row.params,
+        row.attempt,
+        row.max_attempts,
+        row.template_id,
+        row.group_id,
+        now,
+    )
+
+
+def _run_values(job: Any, attempt: int, **values: Any) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "job_id": job.id,
+        "attempt": attempt,
+        "job_type": job.job_type,
+        "template_id": job.template_id,
+        "params_snapshot": job.params,
+        **values,
+    }
+
+
+def start_attempt(
+    conn: Connection, job_id: str, worker_id: str, now: datetime, stale_after: timedelta
+) -> Started | Drop | Defer:
+    """Begin the next attempt, or say why this delivery must not run."""
+    begin = (
+        update(jobs)
+        .values(
+            status=J.RUNNING.value,
+            attempt=jobs.c.attempt + 1,
+            started_at=now,
+            heartbeat_at=now,
+            worker_id=worker_id,
+            updated_at=now,
+        )
+        .returning(*_RETURNING)
+    )
+    row = conn.execute(
+        begin.where(jobs.c.id == job_id, jobs.c.status.in_(_STARTABLE))
+    ).one_or_none()
+    if row is not None:
+        return _started(row, now)
+
+    job = conn.execute(
+        select(jobs).where(jobs.c.id == job_id).with_for_update()
+    ).one_or_none()
+    if job is None:
+        return Drop(f"job {job_id} is not in the store")
+    if job.status != J.RUNNING.value:
+        return Drop(f"job {job_id} is {job.status}")
+    beat = job.heartbeat_at or job.started_at
+    if beat is not None and now - beat < stale_after:
+        return Defer(f"job {job_id} attempt {job.attempt} is alive on {job.worker_id}")
+    # The worker that held the previous attempt died: record the lost attempt.
+    record_lost_attempt(conn, job, now)
+    if job.attempt >= job.max_attempts:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(
+                status=transition(J.RUNNING, J.FAILED).value,
+                finished_at=now,
+                updated_at=now,
+                error="worker lost on the last allowed attempt",
+                error_type="WorkerLost",
+            )
+        )
+        return Drop(f"job {job_id} ran out of attempts after a lost worker")
+    row = conn.execute(
+        begin.where(jobs.c.id == job_id, jobs.c.status == transition(J.RUNNING, J.RUNNING).value)
+    ).one()
+    return _started(row, now)
+
+
+def record_lost_attempt(conn: Connection, job: Any, now: datetime) -> None:
+    """Append the FAILED run of an attempt whose worker vanished (if not already recorded)."""
+    exists = conn.execute(
+        select(runs.c.id).where(runs.c.job_id == job.id, runs.c.attempt == job.attempt)
+    ).first()
+    if exists is None and job.attempt > 0:
+        started = job.started_at
+        conn.execute(
+            insert(runs).values(
+                **_run_values(
+                    job,
+                    job.attempt,
+                    status=RunStatus.FAILED.value,
+                    started_at=started,
+                    finished_at=now,
+                    duration_ms=int((now - started).total_seconds() * 1000) if started else None,
+                    worker_id=job.worker_id,
+                    error="worker lost mid-attempt (killed, crashed or hard time limit)",
+                    error_type="WorkerLost",
+                    artifacts={},
+                )
+            )
+        )
+
+
+def record_run(
+    conn: Connection,
+    started: Started,
+    run: dict[str, Any],
+    job_values: dict[str, Any],
+    retry: bool,
+    now: datetime,
+) -> bool:
+    """Append the attempt's JobRun and move the job on, in the caller's transaction.
+
+    The job moves to QUEUED (``retry``) or to the state the run's status implies.
+    Returns False when the job was no longer this attempt's RUNNING job (cancelled
+    meanwhile): the run is still recorded, the job is left as it is.
+    """
+    status = RunStatus(run["status"])
+    to = J.QUEUED if retry else JOB_STATE_FOR_RUN[status]
+    transition(J.RUNNING, to)
+    conn.execute(
+        insert(runs).values(
+            id=new_id(),
+            job_id=started.job_id,
+            attempt=started.attempt,
+            job_type=started.job_type,
+            template_id=started.template_id,
+            params_snapshot=started.params,
+            started_at=started.started_at,
+            finished_at=now,
+            duration_ms=int((now - started.started_at).total_seconds() * 1000),
+            **run,
+        )
+    )
+    values = {"status": to.value, "updated_at": now, **job_values}
+    if not retry:
+        values["finished_at"] = now
+    result = conn.execute(
+        update(jobs)
+        .where(
+            jobs.c.id == started.job_id,
+            jobs.c.status == J.RUNNING.value,
+            jobs.c.attempt == started.attempt,
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def heartbeat(conn: Connection, job_ids: Iterable[str], now: datetime) -> None:
+    """Mark running jobs alive."""
+    ids = list(job_ids)
+    if ids:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(ids), jobs.c.status == J.RUNNING.value)
+            .values(heartbeat_at=now)
+        )
+
+
+def progress(
+    conn: Connection,
+    job_id: str,
+    processed: int,
+    total: int | None,
+    failed: int | None,
+    now: datetime,
+) -> None:
+    """Record items processed / total / failed of a running job."""
+    values: dict[str, Any] = {"items_processed": processed, "updated_at": now, "heartbeat_at": now}
+    if total is not None:
+        values["items_total"] = total
+    if failed is not None:
+        values["items_failed"] = failed
+    conn.execute(
+        update(jobs).where(jobs.c.id == job_id, jobs.c.status == J.RUNNING.value).values(**values)
+    )
+
+
+# --- steering ------------------------------------------------------------------------------
+
+
+def _locked_job(conn: Connection, job_id: str) -> Any:
+    job = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).one_or_none()
+    if job is None:
+        raise NotFound("job", job_id)
+    return job
+
+
+def cancel_job(conn: Connection, job_id: str, now: datetime) -> Any:
+    """Record the cancel first (so a later delivery is dropped); return the job as it was.
+
+    A running attempt gets its CANCELLED run here, since its process is about to be
+    terminated and cannot write one.
+    """
+    job = _locked_job(conn, job_id)
+    transition(JobState(job.status), J.CANCELLED, key=job_id)
+    if job.status == J.RUNNING.value:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(runs).values(
+                        **_run_values(
+                            job,
+                            job.attempt,
+                            status=RunStatus.CANCELLED.value,
+                            started_at=job.started_at,
+                            finished_at=now,
+                            worker_id=job.worker_id,
+                            error="cancelled while running",
+                            error_type="Cancelled",
+                            artifacts={},
+                        )
+                    )
+                )
+        except IntegrityError:
+            pass  # the attempt finished and recorded itself first
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(
+            status=J.CANCELLED.value,
+            cancel_requested_at=now,
+            finished_at=now,
+            updated_at=now,
+            error="cancelled by request",
+            error_type="Cancelled",
+        )
+    )
+    return job
+
+
+def requeue_job(
+    conn: Connection, job_id: str, task_id: str, extra_attempts: int, now: datetime
+) -> Any:
+    """A manual retry: a FAILED or CANCELLED job gets ``extra_attempts`` more attempts."""
+    job = _locked_job(conn, job_id)
+    transition(JobState(job.status), J.QUEUED, key=job_id)
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(
+            status=J.QUEUED.value,
+            max_attempts=job.attempt + extra_attempts,
+            task_id=task_id,
+            queued_at=now,
+            finished_at=None,
+            cancel_requested_at=None,
+            error=None,
+            error_type=None,
+            updated_at=now,
+        )
+    )
+    return job
+
+
+# --- groups --------------------------------------------------------------------------------
+
+
+def insert_group(conn: Connection, group_id: str, name: str | None, mode: str, now: datetime) -> None:
+    """Create a group (CREATED); its jobs reference it."""
+    conn.execute(
+        insert(groups).values(
+            id=group_id,
+            name=name,
+            mode=mode,
+            status=GroupState.CREATED.value,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def set_group_state(conn: Connection, group_id: str, to: GroupState, now: datetime) -> bool:
+    """Move a group along its lifecycle if allowed from where it is; False if not."""
+    row = conn.execute(
+        select(groups.c.status).where(groups.c.id == group_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound("group", group_id)
+    current = GroupState(row.status)
+    if current == to:
+        return False
+    try:
+        transition(current, to, key=group_id)
+    except InvalidTransition:
+        return False
+    values: dict[str, Any] = {"status": to.value, "updated_at": now}
+    if to == GroupState.RUNNING:
+        values["started_at"] = now
+    if to in (GroupState.COMPLETED, GroupState.PARTIAL, GroupState.CANCELLED):
+        values["finished_at"] = now
+    conn.execute(update(groups).where(groups.c.id == group_id).values(**values))
+    return True
+
+
+def settle_group(conn: Connection, group_id: str, now: datetime) -> GroupState | None:
+    """If every job of the group is terminal, close the group (COMPLETED or PARTIAL)."""
+    counts = dict(
+        conn.execute(
+            select(jobs.c.status, func.count())
+            .where(jobs.c.group_id == group_id)
+            .group_by(jobs.c.status)
+        ).all()
+    )
+    if any(status not in _TERMINAL for status in counts):
+        return None
+    bad = counts.get(J.FAILED.value, 0) + counts.get(J.CANCELLED.value, 0)
+    to = GroupState.PARTIAL if bad else GroupState.COMPLETED
+    return to if set_group_state(conn, group_id, to, now) else None
+
+
+def next_in_sequence(conn: Connection, group_id: str) -> Any:
+    """The PENDING job of a sequential group with the lowest position, if none is active."""
+    active = conn.execute(
+        select(func.count())
+        .where(
+            jobs.c.group_id == group_id,
+            jobs.c.status.in_([J.QUEUED.value, J.DISPATCHED.value, J.RUNNING.value]),
+        )
+    ).scalar_one()
+    if active:
+        return None
+    return conn.execute(
+        select(jobs)
+        .where(jobs.c.group_id == group_id, jobs.c.status == J.PENDING.value)
+        .order_by(jobs.c.position, jobs.c.created_at)
+        .limit(1)
+        .with_for_update()
+    ).one_or_none()
+
+
+def reorder_group(conn: Connection, group_id: str, job_ids: Sequence[str], now: datetime) -> None:
+    """Give the listed PENDING jobs of a group positions in the given order."""
+    pending = set(
+        conn.execute(
+            select(jobs.c.id).where(jobs.c.group_id == group_id, jobs.c.status == J.PENDING.value)
+        ).scalars()
+    )
+    for job_id in job_ids:
+        if job_id not in pending:
+            raise InvalidTransition("job", "dispatched", "reordered", key=job_id)
+    base = conn.execute(
+        select(func.coalesce(func.min(jobs.c.position), 0)).where(jobs.c.id.in_(list(pending)))
+    ).scalar_one()
+    for offset, job_id in enumerate(job_ids):
+        conn.execute(
+            update(jobs).where(jobs.c.id == job_id).values(position=base + offset, updated_at=now)
+        )
+
+
+def cancel_pending_in_group(conn: Connection, group_id: str, now: datetime) -> list[str]:
+    """Cancel the group's jobs that no worker has started; return their ids."""
+    ids = list(
+        conn.execute(
+            select(jobs.c.id).where(
+                jobs.c.group_id == group_id,
+                jobs.c.status.in_([J.PENDING.value, J.QUEUED.value, J.DISPATCHED.value]),
+            )
+        ).scalars()
+    )
+    if ids:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(ids))
+            .values(
+                status=J.CANCELLED.value,
+                cancel_requested_at=now,
+                finished_at=now,
+                updated_at=now,
+                error="group cancelled",
+                error_type="Cancelled",
+            )
+        )
+    return ids
