@@ -12,13 +12,12 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
 from jobsys.errors import InputError, JobFailed, JobsysError, WaitTimeout
 from jobsys.execution import dispatch
-from jobsys.execution.sequencing import message_for
 from jobsys.jobtypes import JobType, JobTypeRegistry
 from jobsys.lifecycle import JOB_TERMINAL, GroupState, JobState
 from jobsys.runtime import Runtime
@@ -37,10 +36,11 @@ def _now() -> datetime:
 def validate_inputs(spec: JobType[Any, Any], inputs: Mapping[str, Any] | BaseModel) -> BaseModel:
     """The inputs as the job type's model, or an ``InputError`` naming the first bad field."""
     if isinstance(inputs, spec.input_model):
-        return inputs
+        return cast(BaseModel, inputs)
     data = inputs.model_dump() if isinstance(inputs, BaseModel) else dict(inputs)
     try:
-        return spec.input_model.model_validate(data)
+        validated: BaseModel = spec.input_model.model_validate(data)
+        return validated
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
@@ -164,7 +164,9 @@ class Client:
         self._enqueue(rows, first, group_id=group_id)
         return group_id
 
-    def _row(self, spec: JobType[Any, Any], inputs: BaseModel, priority: int | None) -> dict[str, Any]:
+    def _row(
+        self, spec: JobType[Any, Any], inputs: BaseModel, priority: int | None
+    ) -> dict[str, Any]:
         job_id, now = new_id(), _now()
         return {
             "id": job_id,
@@ -256,7 +258,8 @@ class Client:
         if state not in (JobState.COMPLETED, JobState.COMPLETED_WITH_WARNINGS):
             raise JobFailed(job_id, state.value, job.error)
         spec = self.registry.get(job.job_type)
-        return spec.output_model.model_validate(job.outputs)
+        output: BaseModel = spec.output_model.model_validate(job.outputs)
+        return output
 
     # --- steering -------------------------------------------------------------------------
 

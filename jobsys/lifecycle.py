@@ -12,14 +12,14 @@ queries and views need not join; nothing else sets it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TypeVar
 
 from jobsys.errors import InvalidTransition
 
 
-class JobState(str, Enum):
-    """Where a job is; ``str`` so it serializes as itself."""
+class JobState(StrEnum):
+    """Where a job is; a ``StrEnum`` so it serializes as itself."""
 
     #: created, not yet on a queue (awaiting its group or the publish)
     PENDING = "PENDING"
@@ -41,7 +41,7 @@ class JobState(str, Enum):
     CANCELLED = "CANCELLED"
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     """Outcome of one attempt (a ``JobRun``)."""
 
     COMPLETED = "COMPLETED"
@@ -52,7 +52,7 @@ class RunStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
 
-class GroupState(str, Enum):
+class GroupState(StrEnum):
     """Aggregate state of a ``JobGroup``."""
 
     CREATED = "CREATED"
@@ -63,7 +63,7 @@ class GroupState(str, Enum):
     CANCELLED = "CANCELLED"
 
 
-class TemplateState(str, Enum):
+class TemplateState(StrEnum):
     """Lifecycle of a ``JobTemplate``."""
 
     CREATED = "CREATED"
@@ -71,7 +71,7 @@ class TemplateState(str, Enum):
     ARCHIVED = "ARCHIVED"
 
 
-class ScheduleState(str, Enum):
+class ScheduleState(StrEnum):
     """Lifecycle of a ``Schedule``."""
 
     CREATED = "CREATED"

@@ -92,7 +92,14 @@ def demo(
         "demo jobs",
         ["what", "job", "type", "status", "attempts", "note"],
         [
-            (label, j.id[:8], j.job_type, render.status(j.status), j.attempt, render.job_note(j, waiting))
+            (
+                label,
+                j.id[:8],
+                j.job_type,
+                render.status(j.status),
+                j.attempt,
+                render.job_note(j, waiting),
+            )
             for label, j in rows.items()
         ],
     )

@@ -1,4 +1,4 @@
-"""``jobsys submit``, ``jobsys jobs list|show|cancel|retry``, ``jobsys capabilities``, ``jobsys types``."""
+"""``jobsys submit``, ``jobs list|show|cancel|retry``, ``capabilities`` and ``types``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def parse_inputs(pairs: list[str], raw_json: str | None) -> dict[str, Any]:
         try:
             loaded = json.loads(raw_json)
         except json.JSONDecodeError as exc:
-            raise InputError("cli", "--json", f"not JSON: {exc.msg} at column {exc.colno}") from None
+            raise InputError(
+                "cli", "--json", f"not JSON: {exc.msg} at column {exc.colno}"
+            ) from None
         if not isinstance(loaded, dict):
             raise InputError("cli", "--json", "must be a JSON object")
         data.update(loaded)

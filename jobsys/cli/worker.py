@@ -24,4 +24,6 @@ def worker(
     typer.echo(f"serving: {', '.join(serving.serve)}", err=True)
     for what, reason in serving.skipped.items():
         typer.echo(f"skipped {what}: {reason}", err=True)
-    run_worker(runtime, serving.serve, concurrency=concurrency, pool=pool, name=name, loglevel=loglevel)
+    run_worker(
+        runtime, serving.serve, concurrency=concurrency, pool=pool, name=name, loglevel=loglevel
+    )

@@ -57,7 +57,9 @@ class Heartbeats:
         with self._lock:
             self._running.add(job_id)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="jobsys-heartbeat", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="jobsys-heartbeat", daemon=True
+                )
                 self._thread.start()
 
     def discard(self, job_id: str) -> None:

@@ -37,7 +37,9 @@ def backoff(policy: RetryPolicy, attempt: int, rng: random.Random | None = None)
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def classify(exc: BaseException, spec: JobType[Any, Any], attempt: int, max_attempts: int) -> Fatal | Retry:
+def classify(
+    exc: BaseException, spec: JobType[Any, Any], attempt: int, max_attempts: int
+) -> Fatal | Retry:
     """Fatal unless the exception is retryable and attempts remain.
 
     Retryable: ``RetryableJobError``, the job type's ``retryable`` classes, time limits

@@ -20,7 +20,7 @@ from jobsys.context import JobContext
 from jobsys.errors import FatalJobError
 from jobsys.execution import invariants, staging
 from jobsys.execution.progress import Heartbeats, StoreProgress
-from jobsys.execution.retry import Fatal, Retry, classify
+from jobsys.execution.retry import Retry, classify
 from jobsys.execution.sequencing import after_terminal, on_start
 from jobsys.jobtypes import JobType
 from jobsys.lifecycle import RunStatus
@@ -105,7 +105,9 @@ def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -
         try:
             inputs = spec.input_model.model_validate(params)
         except ValidationError as exc:
-            raise FatalJobError(f"inputs no longer match {spec.input_model.__name__}: {exc}") from exc
+            raise FatalJobError(
+                f"inputs no longer match {spec.input_model.__name__}: {exc}"
+            ) from exc
         snapshots = invariants.before(spec, inputs, ctx)
         output = spec.fn(inputs, ctx)
         if not isinstance(output, spec.output_model):

@@ -4,9 +4,9 @@ are terminal, and a sequential group dispatches its next member (by position) wh
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from jobsys.execution.dispatch import Message, publish
 from jobsys.lifecycle import GroupState
@@ -14,7 +14,7 @@ from jobsys.runtime import Runtime
 from jobsys.store import writes
 from jobsys.store.models import JobGroup
 
-groups = JobGroup.__table__
+groups = cast(Table, JobGroup.__table__)
 
 
 def message_for(row: Any) -> Message:
@@ -32,9 +32,7 @@ def after_terminal(conn: Connection, started: writes.Started, now: datetime) -> 
     """A member ended: settle the group; return the next member to dispatch, if sequential."""
     if not started.group_id:
         return None
-    mode = conn.execute(
-        select(groups.c.mode).where(groups.c.id == started.group_id)
-    ).scalar_one()
+    mode = conn.execute(select(groups.c.mode).where(groups.c.id == started.group_id)).scalar_one()
     nxt = writes.next_in_sequence(conn, started.group_id) if mode == "sequential" else None
     if nxt is None:
         writes.settle_group(conn, started.group_id, now)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, Table, case, func, select
 
 from jobsys.errors import NotFound
 from jobsys.lifecycle import JobState
 from jobsys.store.models import Job, JobGroup, JobRun
 
-jobs = Job.__table__
-runs = JobRun.__table__
-groups = JobGroup.__table__
+jobs = cast(Table, Job.__table__)
+runs = cast(Table, JobRun.__table__)
+groups = cast(Table, JobGroup.__table__)
 
 
 def get_job(conn: Connection, job_id: str) -> Any:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobsys.errors import InvalidTransition, NotFound
@@ -27,9 +27,9 @@ from jobsys.lifecycle import (
 )
 from jobsys.store.models import Job, JobGroup, JobRun, new_id
 
-jobs = Job.__table__
-runs = JobRun.__table__
-groups = JobGroup.__table__
+jobs = cast(Table, Job.__table__)
+runs = cast(Table, JobRun.__table__)
+groups = cast(Table, JobGroup.__table__)
 
 J = JobState
 
@@ -160,9 +160,7 @@ def start_attempt(
     if row is not None:
         return _started(row, now)
 
-    job = conn.execute(
-        select(jobs).where(jobs.c.id == job_id).with_for_update()
-    ).one_or_none()
+    job = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).one_or_none()
     if job is None:
         return Drop(f"job {job_id} is not in the store")
     if job.status != J.RUNNING.value:
@@ -372,7 +370,9 @@ def requeue_job(
 # --- groups --------------------------------------------------------------------------------
 
 
-def insert_group(conn: Connection, group_id: str, name: str | None, mode: str, now: datetime) -> None:
+def insert_group(
+    conn: Connection, group_id: str, name: str | None, mode: str, now: datetime
+) -> None:
     """Create a group (CREATED); its jobs reference it."""
     conn.execute(
         insert(groups).values(
@@ -428,8 +428,7 @@ def settle_group(conn: Connection, group_id: str, now: datetime) -> GroupState |
 def next_in_sequence(conn: Connection, group_id: str) -> Any:
     """The PENDING job of a sequential group with the lowest position, if none is active."""
     active = conn.execute(
-        select(func.count())
-        .where(
+        select(func.count()).where(
             jobs.c.group_id == group_id,
             jobs.c.status.in_([J.QUEUED.value, J.DISPATCHED.value, J.RUNNING.value]),
         )
