@@ -34,7 +34,7 @@ def backoff(policy: RetryPolicy, attempt: int, rng: random.Random | None = None)
     ceiling = min(policy.max_backoff, policy.backoff * (2 ** max(0, attempt - 1)))
     if not policy.jitter:
         return ceiling
-    return (rng or random).uniform(ceiling / 2, ceiling)
+    return float((rng or random).uniform(ceiling / 2, ceiling))
 
 
 def classify(

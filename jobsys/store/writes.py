@@ -411,7 +411,7 @@ def set_group_state(conn: Connection, group_id: str, to: GroupState, now: dateti
 
 def settle_group(conn: Connection, group_id: str, now: datetime) -> GroupState | None:
     """If every job of the group is terminal, close the group (COMPLETED or PARTIAL)."""
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             select(jobs.c.status, func.count())
             .where(jobs.c.group_id == group_id)
