@@ -38,7 +38,7 @@ _ATTR = "__jobtype__"
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How retryable failures are retried: exponential backoff with full jitter."""
+    """How retryable failures are retried: exponential backoff with jitter."""
 
     max_attempts: int = 3
     backoff: float = 1.0

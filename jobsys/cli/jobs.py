@@ -12,6 +12,8 @@ from jobsys.client import Client
 from jobsys.errors import InputError
 from jobsys.lifecycle import JobState
 
+ID_HELP = "A job id, or a unique prefix of one (as `jobs list` shows)."
+
 app = typer.Typer(help="List, inspect, cancel and retry jobs.", no_args_is_help=True)
 
 
@@ -86,11 +88,11 @@ def list_jobs(
             ["id", "type", "status", "attempts", "created", "note"],
             [
                 (
-                    j.id,
+                    j.id[:8],
                     j.job_type,
                     render.status(j.status),
                     f"{j.attempt}/{j.max_attempts}",
-                    render.when(j.created_at),
+                    render.ago(j.created_at),
                     render.job_note(j, waiting),
                 )
                 for j in rows
@@ -99,9 +101,12 @@ def list_jobs(
 
 
 @app.command("show")
-def show(job_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def show(
+    job_id: str = typer.Argument(..., help=ID_HELP), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """One job with its inputs, outputs and runs."""
     with Client() as client:
+        job_id = client.resolve(job_id)
         job, runs = client.job(job_id), client.runs(job_id)
         if as_json:
             render.as_json({**render.row_dict(job), "runs": [render.row_dict(r) for r in runs]})
@@ -129,17 +134,19 @@ def show(job_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command("cancel")
-def cancel(job_id: str) -> None:
+def cancel(job_id: str = typer.Argument(..., help=ID_HELP)) -> None:
     """Cancel a job: recorded first, then revoked (queued) or terminated (running)."""
     with Client() as client:
+        job_id = client.resolve(job_id)
         was = client.cancel(job_id)
         typer.echo(f"{job_id} CANCELLED (was {was.value})")
 
 
 @app.command("retry")
-def retry(job_id: str) -> None:
+def retry(job_id: str = typer.Argument(..., help=ID_HELP)) -> None:
     """Re-queue a FAILED or CANCELLED job for a fresh set of attempts."""
     with Client() as client:
+        job_id = client.resolve(job_id)
         client.retry(job_id)
         typer.echo(f"{job_id} QUEUED")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -29,6 +30,17 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
+def ago(value: datetime | None) -> str:
+    """How long ago, as the jobs view says it: 12s ago, 5m ago, 3h ago, 2d ago."""
+    if value is None:
+        return "-"
+    seconds = max(0, int((datetime.now(UTC) - value).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
 def status(value: str) -> str:
     """A status with its colour."""
     style = STATUS_STYLE.get(value, "")
@@ -38,8 +50,9 @@ def status(value: str) -> str:
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Print a table."""
     t = Table(title=title, title_justify="left")
-    for col in columns:
-        t.add_column(col, overflow="fold")
+    for i, col in enumerate(columns):
+        last = i == len(columns) - 1
+        t.add_column(col, overflow="fold", no_wrap=not last, ratio=1 if last else None)
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     console.print(t)
@@ -55,6 +68,24 @@ def row_dict(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+def short_path(path: str) -> str:
+    """A path relative to the current directory when it lies below it."""
+    try:
+        return "./" + str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def human_bytes(size: int) -> str:
+    """847 MB, 12 kB, 54 B."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -68,8 +99,7 @@ def job_note(job: Any, waiting: set[str]) -> str:
     if job.error:
         return str(job.error).splitlines()[0][:120]
     if job.output_path:
-        size = job.output_size_bytes or 0
-        return f"→ {job.output_path} ({size:,} B)"
+        return f"→ {short_path(job.output_path)} ({human_bytes(job.output_size_bytes or 0)})"
     if job.status == "RUNNING" and job.items_total:
         return f"{job.items_processed}/{job.items_total}"
     return ""

@@ -21,7 +21,7 @@ def print_runs(runs: list[Any]) -> None:
             (
                 r.attempt,
                 render.status(r.status),
-                render.when(r.started_at),
+                render.ago(r.started_at),
                 r.duration_ms,
                 r.worker_id,
                 r.exit_code,
@@ -33,10 +33,13 @@ def print_runs(runs: list[Any]) -> None:
 
 
 @app.command("list")
-def list_runs(job_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def list_runs(
+    job_id: str = typer.Argument(..., help="A job id, or a unique prefix of one."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Every attempt of a job, oldest first."""
     with Client() as client:
-        runs = client.runs(job_id)
+        runs = client.runs(client.resolve(job_id))
         if as_json:
             render.as_json([render.row_dict(r) for r in runs])
         else:

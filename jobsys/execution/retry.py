@@ -12,6 +12,8 @@ from jobsys.errors import FatalJobError, RetryableJobError
 from jobsys.jobtypes import JobType, RetryPolicy
 
 #: failures every job type may retry: time limits and out-of-memory (seed 003: retryable)
+_RNG = random.Random()
+
 ALWAYS_RETRYABLE: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, MemoryError)
 
 
@@ -30,11 +32,12 @@ class Retry:
 
 
 def backoff(policy: RetryPolicy, attempt: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff ``backoff * 2**(attempt-1)``, capped, with full jitter."""
-    ceiling = min(policy.max_backoff, policy.backoff * (2 ** max(0, attempt - 1)))
+    """Exponential backoff ``backoff * 2**(attempt-1)``, capped, with equal jitter
+    (a uniform draw from the upper half, so retries spread but never come too soon)."""
+    ceiling = min(policy.max_backoff, policy.backoff * 2.0 ** max(0, attempt - 1))
     if not policy.jitter:
         return ceiling
-    return float((rng or random).uniform(ceiling / 2, ceiling))
+    return (rng or _RNG).uniform(ceiling / 2, ceiling)
 
 
 def classify(

@@ -24,6 +24,18 @@ def get_job(conn: Connection, job_id: str) -> Any:
     return row
 
 
+def resolve_job_id(conn: Connection, prefix: str) -> str:
+    """The full id of the one job whose id starts with ``prefix`` (as git resolves hashes)."""
+    if len(prefix) >= 36:
+        return prefix
+    ids = list(
+        conn.execute(select(jobs.c.id).where(jobs.c.id.startswith(prefix)).limit(2)).scalars()
+    )
+    if len(ids) != 1:
+        raise NotFound("job", prefix + (" (ambiguous prefix)" if ids else ""))
+    return str(ids[0])
+
+
 def job_status(conn: Connection, job_id: str) -> JobState:
     """A job's current state."""
     status = conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar_one_or_none()
