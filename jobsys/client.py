@@ -214,6 +214,11 @@ class Client:
         with store_errors(self.settings), self.runtime.engine.connect() as conn:
             return queries.get_job(conn, job_id)
 
+    def resolve(self, job_id: str) -> str:
+        """The full id of a job given its id or a unique prefix of it."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            return queries.resolve_job_id(conn, job_id)
+
     def handle(self, job_id: str) -> JobHandle:
         """A handle on an existing job."""
         self.job(job_id)

@@ -44,6 +44,7 @@ def _from(to: JobState, *froms: JobState) -> list[str]:
 _STARTABLE = _from(J.RUNNING, J.PENDING, J.QUEUED, J.DISPATCHED)
 _QUEUEABLE = _from(J.QUEUED, J.PENDING)
 _TERMINAL = [s.value for s in JOB_TERMINAL]
+_CANCELLABLE_UNSTARTED = _from(J.CANCELLED, J.PENDING, J.QUEUED, J.DISPATCHED)
 
 
 # --- submitting ----------------------------------------------------------------------------
@@ -469,7 +470,7 @@ def cancel_pending_in_group(conn: Connection, group_id: str, now: datetime) -> l
         conn.execute(
             select(jobs.c.id).where(
                 jobs.c.group_id == group_id,
-                jobs.c.status.in_([J.PENDING.value, J.QUEUED.value, J.DISPATCHED.value]),
+                jobs.c.status.in_(_CANCELLABLE_UNSTARTED),
             )
         ).scalars()
     )
