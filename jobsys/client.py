@@ -38,6 +38,13 @@ def validate_inputs(spec: JobType[Any, Any], inputs: Mapping[str, Any] | BaseMod
     if isinstance(inputs, spec.input_model):
         return cast(BaseModel, inputs)
     data = inputs.model_dump() if isinstance(inputs, BaseModel) else dict(inputs)
+    fields = spec.input_model.model_fields
+    if spec.input_model.model_config.get("extra") != "allow":
+        known = set(fields) | {f.alias for f in fields.values() if f.alias}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            expected = ", ".join(sorted(fields)) or "no inputs"
+            raise InputError(spec.name, unknown[0], f"unknown input (expected: {expected})")
     try:
         validated: BaseModel = spec.input_model.model_validate(data)
         return validated

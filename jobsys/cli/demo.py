@@ -90,17 +90,16 @@ def demo(
     waiting = {"demo.gpu@1"}
     render.table(
         "demo jobs",
-        ["what", "job", "type", "status", "attempts", "note"],
+        ["job", "type", "status", "tries", "note"],
         [
             (
-                label,
                 j.id[:8],
                 j.job_type,
                 render.status(j.status),
                 j.attempt,
                 render.job_note(j, waiting),
             )
-            for label, j in rows.items()
+            for j in rows.values()
         ],
     )
     render.table(

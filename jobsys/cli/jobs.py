@@ -85,7 +85,7 @@ def list_jobs(
         waiting = _waiting_capabilities(client, rows)
         render.table(
             "jobs",
-            ["id", "type", "status", "attempts", "created", "note"],
+            ["id", "type", "status", "tries", "created", "note"],
             [
                 (
                     j.id[:8],

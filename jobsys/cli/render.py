@@ -52,7 +52,8 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     t = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):
         last = i == len(columns) - 1
-        t.add_column(col, overflow="fold", no_wrap=not last, ratio=1 if last else None)
+        # The last column (a note or an error) keeps room to be read in 80 columns.
+        t.add_column(col, overflow="fold", min_width=16 if last else None)
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     console.print(t)
