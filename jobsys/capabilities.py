@@ -20,7 +20,7 @@ class Capability:
     @classmethod
     def parse(cls, text: str) -> Capability:
         """Parse ``media.thumbnails@1``; raise ``DefinitionError`` naming what is wrong."""
-        match = _PATTERN.match(text.strip())
+        match = _PATTERN.match(text.strip()) if isinstance(text, str) else None
         if match is None:
             raise DefinitionError(
                 f"capability {text!r} is not of the form name@major "

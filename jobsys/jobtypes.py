@@ -87,7 +87,14 @@ class JobType(Generic[I, O]):
 
     def missing_engines(self) -> list[str]:
         """Modules this job type needs that are not importable here."""
-        return [m for m in self.engines if importlib.util.find_spec(m) is None]
+        return [m for m in self.engines if not _importable(m)]
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a dotted name whose parent package is missing
+        return False
 
 
 def _models_from_hints(fn: Callable[..., Any]) -> tuple[Any, Any]:
@@ -150,6 +157,8 @@ def job_type(  # noqa: C901 - one check per part of seed 003's structure
         _check_exceptions(name, "retryable", retryable)
         if soft_time_limit is not None and soft_time_limit <= 0:
             raise DefinitionError("soft_time_limit must be positive", subject=name)
+        if time_limit is not None and time_limit <= 0:
+            raise DefinitionError("time_limit must be positive", subject=name)
         if time_limit is not None and soft_time_limit is not None and time_limit <= soft_time_limit:
             raise DefinitionError("time_limit must exceed soft_time_limit", subject=name)
         doc = inspect.getdoc(fn) or ""

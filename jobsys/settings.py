@@ -12,6 +12,7 @@ the lazy ``jobsys.celery.app``); everything else receives a ``Settings``.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +142,14 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings once, turning validation errors into a ``ConfigError`` naming the setting."""
+    named = os.environ.get(CONFIG_ENV)
+    if named and not Path(named).is_file():
+        raise ConfigError(f"{CONFIG_ENV}={named}: no such file", setting=CONFIG_ENV)
     try:
         return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        source = f"{CONFIG_ENV}={named}" if named else f"./{DEFAULT_CONFIG_FILE}"
+        raise ConfigError(f"{source}: not valid TOML: {exc}", setting=CONFIG_ENV) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "?"

@@ -41,8 +41,8 @@ def publish(staging: Path, final: Path) -> Published | None:
     if not staging.is_dir():
         return None
     files = sorted(p for p in staging.rglob("*") if p.is_file())
-    if not files:
-        staging.rmdir()
+    if not files:  # nothing, or only empty folders
+        shutil.rmtree(staging, ignore_errors=True)
         return None
     size = sum(p.stat().st_size for p in files)
     artifacts = [str(final / p.relative_to(staging)) for p in files]
