@@ -51,10 +51,9 @@ class Runtime:
 
         return create_celery(self)
 
-    @property
-    def worker_id(self) -> str:
-        """``host:pid`` of this process."""
-        return f"{socket.gethostname()}:{os.getpid()}"
+    def worker_id(self, node: str | None = None) -> str:
+        """``node:pid`` of this process (the Celery node name, else the host name)."""
+        return f"{node or socket.gethostname()}:{os.getpid()}"
 
     def close(self) -> None:
         """Release connections."""

@@ -64,12 +64,18 @@ def _heartbeats_for(runtime: Runtime) -> Heartbeats:
     return beats
 
 
-def run_attempt(runtime: Runtime, spec: JobType[Any, Any], job_id: str) -> Done | Later:
-    """Run the next attempt of ``job_id`` if the store says it should run."""
+def run_attempt(
+    runtime: Runtime, spec: JobType[Any, Any], job_id: str, node: str | None = None
+) -> Done | Later:
+    """Run the next attempt of ``job_id`` if the store says it should run.
+
+    ``node`` is the Celery worker's node name; the attempt records ``node:pid``.
+    """
     settings, engine = runtime.settings, runtime.engine
+    worker_id = runtime.worker_id(node)
     stale_after = timedelta(seconds=settings.heartbeat_interval * 3)
     with engine.begin() as conn:
-        begun = writes.start_attempt(conn, job_id, runtime.worker_id, _now(), stale_after)
+        begun = writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
         if isinstance(begun, writes.Started):
             on_start(conn, begun, _now())
     if isinstance(begun, writes.Drop):
@@ -96,7 +102,7 @@ def run_attempt(runtime: Runtime, spec: JobType[Any, Any], job_id: str) -> Done 
         beats.discard(job_id)
         progress.flush()
         ctx.close()
-    return _conclude(runtime, spec, begun, ctx, attempt)
+    return _conclude(runtime, spec, begun, ctx, attempt, worker_id)
 
 
 def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -> _Attempt:
@@ -130,6 +136,7 @@ def _conclude(
     begun: writes.Started,
     ctx: JobContext,
     attempt: _Attempt,
+    worker_id: str,
 ) -> Done | Later:
     settings = runtime.settings
     job_values: dict[str, Any] = {}
@@ -173,7 +180,7 @@ def _conclude(
             retry_delay = decision.delay
         else:
             log.info("job %s failed: %s (%s)", begun.job_id, message, decision.reason)
-    run["worker_id"] = runtime.worker_id
+    run["worker_id"] = worker_id
     run["log_path"] = log_path
     now = _now()
     next_job = None

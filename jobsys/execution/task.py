@@ -30,7 +30,7 @@ def bind_tasks(app: Celery, runtime: Runtime) -> None:
 
 def _bind(app: Celery, runtime: Runtime, spec: JobType[Any, Any]) -> None:
     def run(self: JobTask, job_id: str) -> str:
-        outcome = run_attempt(runtime, spec, job_id)
+        outcome = run_attempt(runtime, spec, job_id, self.request.hostname)
         if isinstance(outcome, Later):
             raise self.retry(countdown=outcome.delay, max_retries=None)
         return outcome.detail

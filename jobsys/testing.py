@@ -1,0 +1,129 @@
+"""Helpers for testing with jobsys: jobsys's own tests use them, and so can yours.
+
+- ``wait_until(predicate, timeout)``: poll until something is true; never ``sleep`` and hope.
+- ``WorkerProcess``: a real ``jobsys worker`` process serving given capabilities,
+  ready when it answers a ping; ``stop()`` (SIGTERM) or ``kill()`` (SIGKILL to the
+  whole process group: the parent and its pool children).
+- ``make_context(tmp_path)``: a ``JobContext`` for calling a job type as a plain function.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from jobsys.context import JobContext
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> T:
+    """Return the predicate's first truthy value; ``AssertionError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {message}")
+        time.sleep(interval)
+
+
+def make_context(tmp_path: Path, job_type: str = "test.job", attempt: int = 1) -> JobContext:
+    """A context whose staging and log live under ``tmp_path``."""
+    job_id = str(uuid.uuid4())
+    return JobContext(
+        job_id=job_id,
+        job_type=job_type,
+        attempt=attempt,
+        staging_path=tmp_path / ".staging" / job_id,
+        log_path=tmp_path / "logs" / f"{job_id}.log",
+    )
+
+
+class WorkerProcess:
+    """A ``jobsys worker`` subprocess in its own process group."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        capabilities: Sequence[str],
+        *,
+        concurrency: int = 1,
+        name: str | None = None,
+        log_dir: Path,
+        pool: str = "prefork",
+    ) -> None:
+        self.name = name or f"jobsys-test-{uuid.uuid4().hex[:8]}@localhost"
+        self.capabilities = list(capabilities)
+        self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
+        self.env = {**os.environ, **env}
+        args = [sys.executable, "-m", "jobsys", "worker", "--name", self.name]
+        args += ["--concurrency", str(concurrency), "--pool", pool, "--loglevel", "INFO"]
+        for cap in capabilities:
+            args += ["--capability", cap]
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    @property
+    def pid(self) -> int:
+        """The worker's main process id."""
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        """Whether the main process is still running."""
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the worker's output."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, ping: Callable[[str], bool], timeout: float = 60.0) -> WorkerProcess:
+        """Wait until ``ping(name)`` answers; fail with the log tail if the worker exits."""
+
+        def ready() -> bool:
+            if not self.alive():
+                raise AssertionError(
+                    f"worker {self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            return ping(self.name)
+
+        wait_until(ready, timeout, 0.2, f"worker {self.name} to answer a ping")
+        return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (warm shutdown), then SIGKILL if it lingers."""
+        if self.alive():
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._signal(signal.SIGKILL)  # any pool child left behind
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once: a crashed machine, as far as jobs can tell."""
+        self._signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
