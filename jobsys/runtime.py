@@ -30,6 +30,12 @@ class Runtime:
         self._engine: Engine | None = None
         self._engine_pid = 0
         self._schema_checked = False
+        # Resolved once: the runner needs them on every attempt.
+        self.staging_root = settings.staging_root
+        self.outputs_root = settings.outputs_root
+        self.logs_root = settings.logs_root
+        self._autocommit: Engine | None = None
+        self._autocommit_of: Engine | None = None
 
     @property
     def engine(self) -> Engine:
@@ -43,6 +49,15 @@ class Runtime:
                 ensure_schema(self._engine, self.settings)
                 self._schema_checked = True
         return self._engine
+
+    @property
+    def autocommit(self) -> Engine:
+        """The same engine and pool, each statement committed on its own (single round trips)."""
+        engine = self.engine
+        if self._autocommit is None or self._autocommit_of is not engine:
+            self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit_of = engine
+        return self._autocommit
 
     @cached_property
     def app(self) -> Celery:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     default_priority: int = Field(
         default=5, ge=0, le=9, description="Priority of jobs that give none (0 low .. 9 high)."
     )
+    task_events: bool = Field(
+        default=False,
+        description="Workers send task events (Flower's live view needs them; about 1 ms per job).",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Create/upgrade the schema on first use when the store is SQLite.",

@@ -65,13 +65,14 @@ class WorkerProcess:
         name: str | None = None,
         log_dir: Path,
         pool: str = "prefork",
+        loglevel: str = "INFO",
     ) -> None:
         self.name = name or f"jobsys-test-{uuid.uuid4().hex[:8]}@localhost"
         self.capabilities = list(capabilities)
         self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
         self.env = {**os.environ, **env}
         args = [sys.executable, "-m", "jobsys", "worker", "--name", self.name]
-        args += ["--concurrency", str(concurrency), "--pool", pool, "--loglevel", "INFO"]
+        args += ["--concurrency", str(concurrency), "--pool", pool, "--loglevel", loglevel]
         for cap in capabilities:
             args += ["--capability", cap]
         log_dir.mkdir(parents=True, exist_ok=True)

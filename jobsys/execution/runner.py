@@ -21,7 +21,7 @@ from jobsys.errors import FatalJobError
 from jobsys.execution import invariants, staging
 from jobsys.execution.progress import Heartbeats, StoreProgress
 from jobsys.execution.retry import Retry, classify
-from jobsys.execution.sequencing import after_terminal, on_start
+from jobsys.execution.sequencing import after_terminal, dispatch_next, on_start
 from jobsys.jobtypes import JobType
 from jobsys.lifecycle import RunStatus
 from jobsys.runtime import Runtime
@@ -74,9 +74,15 @@ def run_attempt(
     settings, engine = runtime.settings, runtime.engine
     worker_id = runtime.worker_id(node)
     stale_after = timedelta(seconds=settings.heartbeat_interval * 3)
-    with engine.begin() as conn:
-        begun = writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
-        if isinstance(begun, writes.Started):
+    with runtime.autocommit.connect() as conn:  # the common case: one statement
+        begun: writes.Started | writes.Drop | writes.Defer | None = writes.begin_attempt(
+            conn, job_id, worker_id, _now()
+        )
+    if begun is None:  # redelivered, cancelled, finished or unknown: decide under a lock
+        with engine.begin() as conn:
+            begun = writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
+    if isinstance(begun, writes.Started) and begun.group_id:
+        with engine.begin() as conn:
             on_start(conn, begun, _now())
     if isinstance(begun, writes.Drop):
         log.info("dropping delivery: %s", begun.reason)
@@ -89,8 +95,8 @@ def run_attempt(
         job_id=job_id,
         job_type=spec.name,
         attempt=begun.attempt,
-        staging_path=staging.staging_path(settings.staging_root, job_id),
-        log_path=settings.logs_root / f"{job_id}.log",
+        staging_path=staging.staging_path(runtime.staging_root, job_id),
+        log_path=runtime.logs_root / f"{job_id}.log",
         progress=progress,
         secrets=SecretResolvers(),
     )
@@ -138,13 +144,12 @@ def _conclude(
     attempt: _Attempt,
     worker_id: str,
 ) -> Done | Later:
-    settings = runtime.settings
     job_values: dict[str, Any] = {}
     retry_delay: float | None = None
     log_path = str(ctx.log_path) if ctx.log_path.exists() else None
     if attempt.exc is None and attempt.output is not None:
         published = staging.publish(
-            ctx.staging_path, staging.output_path(settings.outputs_root, spec.name, begun.job_id)
+            ctx.staging_path, staging.output_path(runtime.outputs_root, spec.name, begun.job_id)
         )
         status = RunStatus.COMPLETED_WITH_WARNINGS if ctx.warnings else RunStatus.COMPLETED
         outputs = attempt.output.model_dump(mode="json")
@@ -184,19 +189,23 @@ def _conclude(
     run["log_path"] = log_path
     now = _now()
     next_job = None
+    retry = retry_delay is not None
     try:
-        with runtime.engine.begin() as conn:
-            ours = writes.record_run(conn, begun, run, job_values, retry_delay is not None, now)
-            if ours and retry_delay is None:
-                next_job = after_terminal(conn, begun, now)
+        if begun.group_id is None and runtime.engine.dialect.name == "postgresql":
+            # One atomic statement: no transaction round trips needed.
+            with runtime.autocommit.connect() as conn:
+                ours = writes.record_run(conn, begun, run, job_values, retry, now)
+        else:
+            with runtime.engine.begin() as conn:
+                ours = writes.record_run(conn, begun, run, job_values, retry, now)
+                if ours and not retry:
+                    next_job = after_terminal(conn, begun, now)
     except IntegrityError:
         log.warning("attempt %d of job %s was already recorded", begun.attempt, begun.job_id)
         return Done("attempt already recorded")
     if not ours:
         return Done("job changed while running (cancelled)")
     if next_job is not None:
-        from jobsys.execution.sequencing import dispatch_next
-
         dispatch_next(runtime, next_job)
     if retry_delay is not None:
         return Later(retry_delay, f"retry after {retry_delay:.2f}s")

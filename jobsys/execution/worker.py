@@ -76,7 +76,6 @@ def run_worker(
         node,
         "--loglevel",
         loglevel,
-        "--task-events",
         "--without-mingle",
         "--without-gossip",
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobsys.errors import InvalidTransition, NotFound
@@ -139,28 +139,46 @@ def _run_values(job: Any, attempt: int, **values: Any) -> dict[str, Any]:
     }
 
 
+def _bind(name: str, column: Any) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+# Prebuilt once: building statements per call costs more than running them.
+_BEGIN = (
+    update(jobs)
+    .values(
+        status=J.RUNNING.value,
+        attempt=jobs.c.attempt + 1,
+        started_at=_bind("b_now", jobs.c.started_at),
+        heartbeat_at=_bind("b_now", jobs.c.heartbeat_at),
+        worker_id=bindparam("b_worker"),
+        updated_at=_bind("b_now", jobs.c.updated_at),
+    )
+    .returning(*_RETURNING)
+)
+_BEGIN_FRESH = _BEGIN.where(jobs.c.id == bindparam("b_id"), jobs.c.status.in_(_STARTABLE))
+_BEGIN_AFTER_LOSS = _BEGIN.where(
+    jobs.c.id == bindparam("b_id"), jobs.c.status == transition(J.RUNNING, J.RUNNING).value
+)
+
+
+def begin_attempt(conn: Connection, job_id: str, worker_id: str, now: datetime) -> Started | None:
+    """The common case in one statement: a queued job becomes RUNNING with its next attempt.
+
+    None when the job is not in a startable state (see ``start_attempt`` for why).
+    """
+    params = {"b_id": job_id, "b_worker": worker_id, "b_now": now}
+    row = conn.execute(_BEGIN_FRESH, params).one_or_none()
+    return _started(row, now) if row is not None else None
+
+
 def start_attempt(
     conn: Connection, job_id: str, worker_id: str, now: datetime, stale_after: timedelta
 ) -> Started | Drop | Defer:
-    """Begin the next attempt, or say why this delivery must not run."""
-    begin = (
-        update(jobs)
-        .values(
-            status=J.RUNNING.value,
-            attempt=jobs.c.attempt + 1,
-            started_at=now,
-            heartbeat_at=now,
-            worker_id=worker_id,
-            updated_at=now,
-        )
-        .returning(*_RETURNING)
-    )
-    row = conn.execute(
-        begin.where(jobs.c.id == job_id, jobs.c.status.in_(_STARTABLE))
-    ).one_or_none()
-    if row is not None:
-        return _started(row, now)
-
+    """Begin the next attempt, or say why this delivery must not run (in a transaction)."""
+    started = begin_attempt(conn, job_id, worker_id, now)
+    if started is not None:
+        return started
     job = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).one_or_none()
     if job is None:
         return Drop(f"job {job_id} is not in the store")
@@ -184,10 +202,8 @@ def start_attempt(
             )
         )
         return Drop(f"job {job_id} ran out of attempts after a lost worker")
-    row = conn.execute(
-        begin.where(jobs.c.id == job_id, jobs.c.status == transition(J.RUNNING, J.RUNNING).value)
-    ).one()
-    return _started(row, now)
+    params = {"b_id": job_id, "b_worker": worker_id, "b_now": now}
+    return _started(conn.execute(_BEGIN_AFTER_LOSS, params).one(), now)
 
 
 def record_lost_attempt(conn: Connection, job: Any, now: datetime) -> None:
@@ -215,6 +231,49 @@ def record_lost_attempt(conn: Connection, job: Any, now: datetime) -> None:
         )
 
 
+#: the columns every recorded run sets (one shape, so the statements can be prebuilt)
+RUN_COLUMNS = (
+    "id",
+    "job_id",
+    "attempt",
+    "job_type",
+    "template_id",
+    "params_snapshot",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "status",
+    "exit_code",
+    "outputs",
+    "artifacts",
+    "error",
+    "error_type",
+    "traceback",
+    "worker_id",
+    "log_path",
+)
+#: the job columns an attempt's end sets
+JOB_END_COLUMNS = (
+    "status",
+    "updated_at",
+    "finished_at",
+    "outputs",
+    "output_path",
+    "output_size_bytes",
+    "error",
+    "error_type",
+)
+_INSERT_RUN = insert(runs).values({c: _bind(f"r_{c}", runs.c[c]) for c in RUN_COLUMNS})
+_END_JOB = update(jobs).values({c: _bind(f"j_{c}", jobs.c[c]) for c in JOB_END_COLUMNS})
+_OURS = (jobs.c.status == J.RUNNING.value, jobs.c.attempt == bindparam("j_attempt"))
+_END_JOB_AFTER_RUN = _END_JOB.where(jobs.c.id == bindparam("j_job_id"), *_OURS).returning(jobs.c.id)
+# PostgreSQL: the run insert and the job update as one atomic statement (one round trip).
+_NEW_RUN = _INSERT_RUN.returning(runs.c.job_id).cte("new_run")
+_RUN_AND_END_JOB = _END_JOB.where(
+    jobs.c.id == select(_NEW_RUN.c.job_id).scalar_subquery(), *_OURS
+).returning(jobs.c.id)
+
+
 def record_run(
     conn: Connection,
     started: Started,
@@ -223,42 +282,46 @@ def record_run(
     retry: bool,
     now: datetime,
 ) -> bool:
-    """Append the attempt's JobRun and move the job on, in the caller's transaction.
+    """Append the attempt's JobRun and move the job on, atomically.
 
     The job moves to QUEUED (``retry``) or to the state the run's status implies.
     Returns False when the job was no longer this attempt's RUNNING job (cancelled
-    meanwhile): the run is still recorded, the job is left as it is.
+    meanwhile): the run is still recorded, the job is left as it is. On PostgreSQL
+    this is one statement, so an autocommit connection makes it one round trip;
+    elsewhere the caller's transaction holds the two statements together.
     """
-    status = RunStatus(run["status"])
-    to = J.QUEUED if retry else JOB_STATE_FOR_RUN[status]
+    to = J.QUEUED if retry else JOB_STATE_FOR_RUN[RunStatus(run["status"])]
     transition(J.RUNNING, to)
-    conn.execute(
-        insert(runs).values(
-            id=new_id(),
-            job_id=started.job_id,
-            attempt=started.attempt,
-            job_type=started.job_type,
-            template_id=started.template_id,
-            params_snapshot=started.params,
-            started_at=started.started_at,
-            finished_at=now,
-            duration_ms=int((now - started.started_at).total_seconds() * 1000),
-            **run,
-        )
-    )
-    values = {"status": to.value, "updated_at": now, **job_values}
-    if not retry:
-        values["finished_at"] = now
-    result = conn.execute(
-        update(jobs)
-        .where(
-            jobs.c.id == started.job_id,
-            jobs.c.status == J.RUNNING.value,
-            jobs.c.attempt == started.attempt,
-        )
-        .values(**values)
-    )
-    return result.rowcount == 1
+    run_row = {
+        "id": new_id(),
+        "job_id": started.job_id,
+        "attempt": started.attempt,
+        "job_type": started.job_type,
+        "template_id": started.template_id,
+        "params_snapshot": started.params,
+        "started_at": started.started_at,
+        "finished_at": now,
+        "duration_ms": int((now - started.started_at).total_seconds() * 1000),
+        **{c: None for c in ("exit_code", "outputs", "error", "error_type", "traceback")},
+        **{c: None for c in ("worker_id", "log_path")},
+        "artifacts": {},
+        **run,
+    }
+    job_row = {
+        "status": to.value,
+        "updated_at": now,
+        "finished_at": None if retry else now,
+        **{c: None for c in ("outputs", "output_path", "output_size_bytes", "error")},
+        "error_type": None,
+        **job_values,
+    }
+    params = {f"r_{k}": v for k, v in run_row.items()}
+    params.update({f"j_{k}": v for k, v in job_row.items()})
+    params.update(j_job_id=started.job_id, j_attempt=started.attempt)
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_RUN_AND_END_JOB, params).first() is not None
+    conn.execute(_INSERT_RUN, params)
+    return conn.execute(_END_JOB_AFTER_RUN, params).first() is not None
 
 
 def heartbeat(conn: Connection, job_ids: Iterable[str], now: datetime) -> None:
