@@ -58,6 +58,9 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
             "data_folder_out": str(folder / "queue"),
             "control_folder": str(folder / "control"),
             "store_processed": False,
+            # kombu's virtual transports sleep this long whenever a worker's prefetch is
+            # full; the 1 s default caps a worker at about one job per second per process.
+            "polling_interval": 0.02,
         }
     if transport in {"redis", "rediss", "sentinel"}:
         return {
