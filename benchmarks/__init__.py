@@ -1,1 +1,1 @@
-"""Benchmarks: scripts that print figures and a ratio against a baseline measured in the same run."""
+"""Benchmarks: scripts printing figures and a ratio against a baseline run alongside."""
