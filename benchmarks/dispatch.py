@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
 import sqlalchemy as sa
 
@@ -31,8 +30,7 @@ sys.path.insert(0, str(ROOT))
 from jobsys.client import Client  # noqa: E402
 from jobsys.lifecycle import JobState  # noqa: E402
 from jobsys.settings import Settings  # noqa: E402
-from jobsys.store.session import make_engine, upgrade  # noqa: E402
-from jobsys.testing import WorkerProcess, wait_until  # noqa: E402
+from jobsys.testing import WorkerProcess, postgres_database, wait_until  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "jobsys_bench"
@@ -43,21 +41,6 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
     return ordered[k]
-
-
-def fresh_database() -> str:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (PG_DB,)
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}"')
-        conn.execute(f'CREATE DATABASE "{PG_DB}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
-    settings = Settings(database_url=url)
-    engine = make_engine(settings)
-    upgrade(engine, settings)
-    engine.dispose()
-    return url
 
 
 @contextmanager
@@ -158,14 +141,13 @@ def main() -> int:
         redis.Redis.from_url(url).flushdb()
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"jobsys-bench-{os.getpid()}"
     home.mkdir(parents=True, exist_ok=True)
-    db_url = fresh_database()
-
     print(
         f"{args.jobs} no-op jobs, prefork concurrency {args.concurrency}, Redis broker", flush=True
     )
     plain = bench_celery(args, broker, results, home / "plain-worker.log")
     print(f"plain celery: {plain['elapsed']:.2f} s, {plain['rate']:.0f} tasks/s", flush=True)
-    ours = bench_jobsys(args, broker, db_url, home)
+    with postgres_database(PG_DB, PG_ADMIN) as db_url:
+        ours = bench_jobsys(args, broker, db_url, home)
     print(f"jobsys:       {ours['elapsed']:.2f} s, {ours['rate']:.0f} jobs/s (PostgreSQL store)")
     ratio = ours["rate"] / plain["rate"]
     print(f"ratio: {ratio:.2f}")

@@ -5,6 +5,7 @@
   ready when it answers a ping; ``stop()`` (SIGTERM) or ``kill()`` (SIGKILL to the
   whole process group: the parent and its pool children).
 - ``make_context(tmp_path)``: a ``JobContext`` for calling a job type as a plain function.
+- ``postgres_database(name)``: a fresh, migrated PostgreSQL database, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from jobsys.context import JobContext
 
@@ -51,6 +53,37 @@ def make_context(tmp_path: Path, job_type: str = "test.job", attempt: int = 1) -
         staging_path=tmp_path / ".staging" / job_id,
         log_path=tmp_path / "logs" / f"{job_id}.log",
     )
+
+
+@contextmanager
+def postgres_database(
+    name: str, admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+) -> Iterator[str]:
+    """Create database ``name`` (dropping an old one), migrate it, yield its URL, drop it."""
+    import psycopg
+
+    from jobsys.settings import Settings
+    from jobsys.store.session import make_engine, upgrade
+
+    def drop(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        drop(conn)
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    settings = Settings(database_url=url)
+    engine = make_engine(settings)
+    upgrade(engine, settings)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            drop(conn)
 
 
 class WorkerProcess:

@@ -15,15 +15,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
 from jobsys.client import Client
 from jobsys.runtime import Runtime
 from jobsys.settings import Settings
-from jobsys.store.session import make_engine, upgrade
-from jobsys.testing import WorkerProcess
+from jobsys.testing import WorkerProcess, postgres_database
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379"
@@ -52,20 +50,8 @@ def require(service: str, port: int) -> None:
 def pg_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this session."""
     require("PostgreSQL", 5432)
-    name = f"jobsys_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    settings = Settings(database_url=url)
-    engine = make_engine(settings)
-    upgrade(engine, settings)
-    engine.dispose()
-    yield url
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with postgres_database(f"jobsys_test_{uuid.uuid4().hex[:10]}", PG_ADMIN) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

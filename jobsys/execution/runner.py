@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,14 +54,15 @@ class _Attempt:
     tb: str | None = None
 
 
-_heartbeats: dict[int, Heartbeats] = {}
+#: one heartbeat thread per runtime (per worker process), started on first use
+_heartbeats: weakref.WeakKeyDictionary[Runtime, Heartbeats] = weakref.WeakKeyDictionary()
 
 
 def _heartbeats_for(runtime: Runtime) -> Heartbeats:
-    beats = _heartbeats.get(id(runtime))
-    if beats is None or beats.engine is not runtime.engine:
+    beats = _heartbeats.get(runtime)
+    if beats is None or beats.engine is not runtime.engine:  # a new engine after a fork
         beats = Heartbeats(runtime.engine, runtime.settings.heartbeat_interval)
-        _heartbeats[id(runtime)] = beats
+        _heartbeats[runtime] = beats
     return beats
 
 

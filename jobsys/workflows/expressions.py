@@ -52,15 +52,7 @@ def parse(expr: str) -> Ref:
 
 def refs(value: Any) -> Iterator[Ref]:
     """Every reference inside a value (nested dicts/lists included)."""
-    if isinstance(value, str):
-        for m in EXPR.finditer(value):
-            yield parse(m.group(1))
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from refs(v)
+    return (parse(text) for text in iter_exprs(value))
 
 
 def has_expression(value: Any) -> bool:

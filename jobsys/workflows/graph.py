@@ -21,18 +21,21 @@ class Graph:
         return cls(tuple(dict.fromkeys(nodes)), frozenset(edges))
 
     @cached_property
-    def _pred(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {n: [] for n in self.nodes}
+    def _adjacency(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        pred: dict[str, list[str]] = {n: [] for n in self.nodes}
+        succ: dict[str, list[str]] = {n: [] for n in self.nodes}
         for a, b in sorted(self.edges, key=self._edge_order):
-            out[b].append(a)
-        return out
+            pred[b].append(a)
+            succ[a].append(b)
+        return pred, succ
 
-    @cached_property
+    @property
+    def _pred(self) -> dict[str, list[str]]:
+        return self._adjacency[0]
+
+    @property
     def _succ(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {n: [] for n in self.nodes}
-        for a, b in sorted(self.edges, key=self._edge_order):
-            out[a].append(b)
-        return out
+        return self._adjacency[1]
 
     def _edge_order(self, edge: tuple[str, str]) -> tuple[int, int]:
         index = {n: i for i, n in enumerate(self.nodes)}
