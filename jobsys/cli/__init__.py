@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from jobsys.cli import db, demo, jobs, runs, worker
+from jobsys.cli import db, demo, jobs, manifests, runs, worker
 from jobsys.errors import JobsysError
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app.command("worker")(worker.worker)
 app.command("submit")(jobs.submit)
 app.command("capabilities")(jobs.capabilities)
 app.command("types")(jobs.types)
+app.command("schema")(manifests.schema)
+app.command("lint")(manifests.lint_cmd)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
@@ -32,7 +34,8 @@ app.add_typer(db.app, name="db")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``jobsys`` console script."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a `typer.Exit` instead of exiting.
+        code = app(args=argv, standalone_mode=False)
     except JobsysError as exc:
         print(f"error: {exc.format_message()}", file=sys.stderr)
         sys.exit(type(exc).exit_code)
@@ -47,3 +50,4 @@ def main(argv: list[str] | None = None) -> None:
             show()
             sys.exit(code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

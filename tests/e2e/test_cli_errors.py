@@ -122,3 +122,26 @@ def test_cancelling_twice_is_an_invalid_transition(jobsys: Run) -> None:
 def test_waiting_for_a_job_no_worker_serves_times_out(jobsys: Run) -> None:
     ran = jobsys("submit", "demo.render", "--wait", "--timeout", "0.5")
     one_error_line(ran, 6, "job .* still QUEUED after 0.5s")
+
+
+def test_lint_prints_each_problem_located_and_exits_1(jobsys: Run, tmp_path: object) -> None:
+    from pathlib import Path
+
+    bad = Path(str(tmp_path)) / "bad.job.yaml"
+    bad.write_text(
+        "apiVersion: jobsys/v1\nkind: Job\nmetadata: {name: x}\n"
+        "steps: [{name: a, type: demo.nope}]\n"
+    )
+    ran = jobsys("lint", str(bad))
+    assert ran.code == 1, str(ran)
+    assert f"{bad}:4:" in ran.stdout and "unknown-job-type" in ran.stdout
+    assert "Traceback" not in ran.stderr
+
+
+def test_lint_of_the_shipped_manifests_exits_0(jobsys: Run) -> None:
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "config" / "manifests"
+    ran = jobsys("lint", str(shipped))
+    assert ran.code == 0, str(ran)
+    assert "0 problem(s)" in ran.stderr
