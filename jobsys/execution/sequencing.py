@@ -32,7 +32,10 @@ def after_terminal(conn: Connection, started: writes.Started, now: datetime) -> 
     """A member ended: settle the group; return the next member to dispatch, if sequential."""
     if not started.group_id:
         return None
-    mode = conn.execute(select(groups.c.mode).where(groups.c.id == started.group_id)).scalar_one()
+    # Locked: members ending together settle the group (or pick the next) one at a time.
+    mode = conn.execute(
+        select(groups.c.mode).where(groups.c.id == started.group_id).with_for_update()
+    ).scalar_one()
     nxt = writes.next_in_sequence(conn, started.group_id) if mode == "sequential" else None
     if nxt is None:
         writes.settle_group(conn, started.group_id, now)

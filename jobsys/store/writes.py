@@ -474,7 +474,12 @@ def set_group_state(conn: Connection, group_id: str, to: GroupState, now: dateti
 
 
 def settle_group(conn: Connection, group_id: str, now: datetime) -> GroupState | None:
-    """If every job of the group is terminal, close the group (COMPLETED or PARTIAL)."""
+    """If every job of the group is terminal, close the group (COMPLETED or PARTIAL).
+
+    The group row is locked first: two members ending at once then count one after the
+    other, so the second sees the first's end and no group is left open.
+    """
+    conn.execute(select(groups.c.id).where(groups.c.id == group_id).with_for_update())
     counts: dict[str, int] = dict(
         conn.execute(
             select(jobs.c.status, func.count())

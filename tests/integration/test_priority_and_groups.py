@@ -79,12 +79,16 @@ def test_a_sequential_group_runs_one_at_a_time_in_position_order_and_can_be_reor
 def test_a_group_with_a_failed_member_ends_partial(
     client: Client, start_worker: StartWorker
 ) -> None:
-    start_worker(["demo.basic@1"], concurrency=2)
-    group_id = client.submit_group(
-        [("demo.echo", {"message": "ok"}), ("demo.explode", {})], mode="parallel"
-    )
+    start_worker(["demo.basic@1", "jobsys.noop@1"], concurrency=2)
+    # Many members ending at the same moment: the group must still be settled exactly once.
+    members = [("jobsys.noop", {})] * 30 + [("demo.explode", {})]
+    partial = client.submit_group(members, mode="parallel")
+    complete = client.submit_group([("jobsys.noop", {})] * 30, mode="parallel")
     wait_until(
-        lambda: client.group(group_id)[0].status == GroupState.PARTIAL,
+        lambda: (
+            client.group(partial)[0].status == GroupState.PARTIAL
+            and client.group(complete)[0].status == GroupState.COMPLETED
+        ),
         30,
-        message="the group to end PARTIAL",
+        message="one group PARTIAL and the other COMPLETED",
     )
