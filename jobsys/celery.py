@@ -106,7 +106,7 @@ def celery_config(settings: Settings, capabilities: list[str] | None = None) -> 
         "task_default_exchange": EXCHANGE.name,
         "task_default_routing_key": DEFAULT_QUEUE,
         "worker_send_task_events": settings.task_events,
-        "worker_hijack_root_logger": False,
+        "worker_hijack_root_logger": True,  # jobsys and job logs go to the worker log
         "worker_deduplicate_successful_tasks": False,
         "broker_pool_limit": 10,
     }

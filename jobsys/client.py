@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
 from jobsys.errors import InputError, JobFailed, JobsysError, WaitTimeout
 from jobsys.execution import dispatch
+from jobsys.execution.sequencing import message_for
 from jobsys.jobtypes import JobType, JobTypeRegistry
 from jobsys.lifecycle import JOB_TERMINAL, GroupState, JobState
 from jobsys.runtime import Runtime
@@ -303,6 +304,22 @@ class Client:
             [dispatch.Message(job_id, job.job_type, job.capability, job.priority, task_id)],
         )
         return JobHandle(self, job_id)
+
+    def requeue(self, older_than: float = 300.0, include_queued: bool = False) -> list[str]:
+        """Publish again the jobs that should be on a queue but may have no message.
+
+        PENDING jobs older than ``older_than`` seconds were inserted by a client that died
+        before publishing; with ``include_queued``, QUEUED ones too (after a broker lost its
+        data). A job that still had its message is not run twice: every delivery is checked
+        against the store before it runs.
+        """
+        cutoff = _now() - timedelta(seconds=older_than)
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            rows = queries.unstarted_since(conn, cutoff, include_queued)
+        dispatch.publish(self.runtime, [message_for(r) for r in rows])
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            writes.mark_queued(conn, [r.id for r in rows if r.status == "PENDING"], _now())
+        return [r.id for r in rows]
 
     def cancel_group(self, group_id: str) -> list[str]:
         """Cancel every member not yet finished; the group ends CANCELLED."""

@@ -151,6 +151,19 @@ def retry(job_id: str = typer.Argument(..., help=ID_HELP)) -> None:
         typer.echo(f"{job_id} QUEUED")
 
 
+@app.command("requeue")
+def requeue(
+    older_than: float = typer.Option(300.0, help="Only jobs created this many seconds ago."),
+    queued: bool = typer.Option(
+        False, "--queued", help="QUEUED jobs too (after the broker lost its messages)."
+    ),
+) -> None:
+    """Publish again jobs that should be on a queue but may have lost their message."""
+    with Client() as client:
+        ids = client.requeue(older_than, include_queued=queued)
+        typer.echo(f"requeued {len(ids)} job(s)")
+
+
 def capabilities(
     as_json: bool = typer.Option(False, "--json"),
     timeout: float = typer.Option(1.0, help="Seconds to wait for workers to answer."),

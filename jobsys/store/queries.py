@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, case, func, select
@@ -100,6 +101,24 @@ def queued_by_capability(conn: Connection) -> dict[str, dict[str, int]]:
     for capability, status, count in rows:
         out.setdefault(capability, {})[status] = count
     return out
+
+
+def unstarted_since(conn: Connection, cutoff: datetime, include_queued: bool) -> list[Any]:
+    """Jobs created before ``cutoff`` that no worker has started and that should be on a queue.
+
+    PENDING members of sequential groups are waiting for their turn, not for a message,
+    so they are left out.
+    """
+    sequential = select(groups.c.id).where(groups.c.mode == "sequential")
+    pending = (jobs.c.status == JobState.PENDING.value) & (
+        jobs.c.group_id.is_(None) | jobs.c.group_id.not_in(sequential)
+    )
+    wanted = pending | (jobs.c.status == JobState.QUEUED.value) if include_queued else pending
+    return list(
+        conn.execute(
+            select(jobs).where(wanted, jobs.c.created_at < cutoff).order_by(jobs.c.created_at)
+        ).all()
+    )
 
 
 def get_group(conn: Connection, group_id: str) -> Any:

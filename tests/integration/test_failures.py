@@ -10,7 +10,7 @@ import pytest
 from jobsys.client import Client
 from jobsys.errors import JobFailed
 from jobsys.lifecycle import JobState
-from jobsys.testing import WorkerProcess
+from jobsys.testing import WorkerProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +75,42 @@ def test_a_manual_retry_runs_a_failed_job_again(client: Client) -> None:
     client.retry(job.id)
     assert job.wait(30) == JobState.COMPLETED
     assert [r.status for r in job.runs()] == ["FAILED"] * 3 + ["COMPLETED"]
+
+
+def test_a_job_whose_message_never_left_is_requeued_and_runs_once(
+    client: Client, start_worker: StartWorker
+) -> None:
+    from datetime import UTC, datetime
+
+    from jobsys.store import writes
+    from jobsys.store.models import new_id
+
+    # A client that died between inserting the row and publishing its message.
+    job_id, now = new_id(), datetime.now(UTC)
+    row = {
+        "id": job_id,
+        "task_id": job_id,
+        "job_type": "jobsys.noop",
+        "capability": "jobsys.noop@1",
+        "params": {},
+        "priority": 5,
+        "max_attempts": 3,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with client.runtime.engine.begin() as conn:
+        writes.insert_jobs(conn, [row])
+    queued = client.submit("jobsys.noop")  # one with its message, already on the queue
+
+    assert client.requeue(older_than=0, include_queued=True) == [job_id, queued.id]
+    assert client.status(job_id) == JobState.QUEUED
+    worker = start_worker(["jobsys.noop@1"], concurrency=2)
+    assert client.wait(job_id, 30) == JobState.COMPLETED
+    assert queued.wait(30) == JobState.COMPLETED
+    # Two messages for the already-queued job, one attempt: the second delivery was dropped.
+    wait_until(
+        lambda: f"dropping delivery: job {queued.id} is COMPLETED" in worker.log_tail(500),
+        30,
+        message="the duplicate delivery to be dropped",
+    )
+    assert len(client.runs(job_id)) == 1 and len(queued.runs()) == 1
