@@ -69,6 +69,9 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
             "sep": ":",
             "queue_order_strategy": "priority",
             "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 2)),
+            # kombu >= 5.6 scans only every 10th sweep by default, which delays the
+            # redelivery of a dead worker's messages by 10 x the interval.
+            "unacked_restore_throttle": 1,
         }
     return {}
 

@@ -1,9 +1,11 @@
 """Helpers for testing with jobsys: jobsys's own tests use them, and so can yours.
 
 - ``wait_until(predicate, timeout)``: poll until something is true; never ``sleep`` and hope.
-- ``WorkerProcess``: a real ``jobsys worker`` process serving given capabilities,
-  ready when it answers a ping; ``stop()`` (SIGTERM) or ``kill()`` (SIGKILL to the
-  whole process group: the parent and its pool children).
+- ``worker_process(env, capabilities)``: a real ``jobsys worker`` process serving the
+  given capabilities, ready when it answers a Celery ping, stopped on exit. The
+  ``WorkerProcess`` it yields has ``stop()`` (SIGTERM, then SIGKILL) and ``kill()``
+  (SIGKILL to the whole process group: the parent and its pool children).
+- ``settings_from_env(env)``: the ``Settings`` a process started with ``env`` reads.
 - ``make_context(tmp_path)``: a ``JobContext`` for calling a job type as a plain function.
 - ``postgres_database(name)``: a fresh, migrated PostgreSQL database, dropped afterwards.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jobsys.context import JobContext
+from jobsys.settings import Settings
 
 T = TypeVar("T")
 
@@ -55,6 +58,13 @@ def make_context(tmp_path: Path, job_type: str = "test.job", attempt: int = 1) -
     )
 
 
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """The ``Settings`` a process started with ``env``'s ``JOBSYS_*`` variables would read."""
+    fields = {f"JOBSYS_{name.upper()}": name for name in Settings.model_fields}
+    values: dict[str, Any] = {fields[k]: v for k, v in env.items() if k in fields}
+    return Settings(**values)
+
+
 @contextmanager
 def postgres_database(
     name: str, admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -62,7 +72,6 @@ def postgres_database(
     """Create database ``name`` (dropping an old one), migrate it, yield its URL, drop it."""
     import psycopg
 
-    from jobsys.settings import Settings
     from jobsys.store.session import make_engine, upgrade
 
     def drop(conn: psycopg.Connection[Any]) -> None:
@@ -103,6 +112,7 @@ class WorkerProcess:
         self.name = name or f"jobsys-test-{uuid.uuid4().hex[:8]}@localhost"
         self.capabilities = list(capabilities)
         self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
+        self.settings = settings_from_env(env)
         self.env = {**os.environ, **env}
         args = [sys.executable, "-m", "jobsys", "worker", "--name", self.name]
         args += ["--concurrency", str(concurrency), "--pool", pool, "--loglevel", loglevel]
@@ -128,17 +138,38 @@ class WorkerProcess:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_ready(self, ping: Callable[[str], bool], timeout: float = 60.0) -> WorkerProcess:
-        """Wait until ``ping(name)`` answers; fail with the log tail if the worker exits."""
+    def wait_ready(
+        self, ping: Callable[[str], bool] | None = None, timeout: float = 60.0
+    ) -> WorkerProcess:
+        """Wait until the worker answers a Celery ping; fail with the log tail if it exits.
 
-        def ready() -> bool:
+        ``ping(name)`` replaces the default, a ping through a ``Runtime`` of the worker's
+        settings (pass one to reuse a client's connection).
+        """
+
+        def ready(ping: Callable[[str], bool]) -> bool:
             if not self.alive():
                 raise AssertionError(
                     f"worker {self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
                 )
             return ping(self.name)
 
-        wait_until(ready, timeout, 0.2, f"worker {self.name} to answer a ping")
+        message = f"worker {self.name} to answer a ping"
+        if ping is not None:
+            wait_until(lambda: ready(ping), timeout, 0.2, message)
+            return self
+        from jobsys.runtime import Runtime
+
+        app = Runtime(self.settings).app
+        try:
+            wait_until(
+                lambda: ready(lambda name: bool(app.control.ping([name], timeout=0.5))),
+                timeout,
+                0.2,
+                message,
+            )
+        finally:
+            app.close()
         return self
 
     def stop(self, timeout: float = 20.0) -> None:
@@ -156,8 +187,34 @@ class WorkerProcess:
         self._signal(signal.SIGKILL)
         self.proc.wait(10)
 
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def _signal(self, sig: signal.Signals) -> None:
         try:
             os.killpg(self.proc.pid, sig)
         except ProcessLookupError:
             pass
+
+
+@contextmanager
+def worker_process(
+    env: Mapping[str, str],
+    capabilities: Sequence[str],
+    *,
+    concurrency: int = 1,
+    name: str | None = None,
+    log_dir: Path,
+    timeout: float = 60.0,
+) -> Iterator[WorkerProcess]:
+    """A ready ``jobsys worker`` serving ``capabilities`` with the ``JOBSYS_*`` settings in
+    ``env``; stopped (SIGTERM, then SIGKILL) when the block ends.
+
+    ``with worker_process(env, ["demo.basic@1"], log_dir=tmp_path) as worker: ...``
+    """
+    worker = WorkerProcess(env, capabilities, concurrency=concurrency, name=name, log_dir=log_dir)
+    with worker:
+        yield worker.wait_ready(timeout=timeout)

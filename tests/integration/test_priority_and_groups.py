@@ -8,7 +8,7 @@ import pytest
 
 from jobsys.client import Client
 from jobsys.lifecycle import GroupState, JobState
-from jobsys.testing import WorkerProcess, wait_until
+from jobsys.testing import WorkerProcess, settings_from_env, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +42,10 @@ def test_a_high_priority_job_runs_ahead_of_a_low_priority_backlog_on_redis(
 
 
 def test_a_high_priority_job_runs_ahead_of_a_low_priority_backlog_on_rabbitmq(
-    jobsys_env: dict[str, str], start_worker: StartWorker
+    jobsys_env: dict[str, str], rabbitmq_url: str, start_worker: StartWorker
 ) -> None:
-    from tests.conftest import AMQP, require, settings_from
-
-    require("RabbitMQ", 5672)
-    env = {"JOBSYS_BROKER_URL": AMQP}
-    with Client(settings_from({**jobsys_env, **env})) as rabbit:
-        rabbit.runtime.app.control.purge()  # leftovers of earlier runs on the shared vhost
+    env = {"JOBSYS_BROKER_URL": rabbitmq_url}
+    with Client(settings_from_env({**jobsys_env, **env})) as rabbit:
         _high_priority_runs_ahead(rabbit, start_worker, env)
 
 
@@ -74,6 +70,30 @@ def test_a_sequential_group_runs_one_at_a_time_in_position_order_and_can_be_reor
     assert [j.id for j in by_start] == [a, d, b, c]
     for earlier, later in zip(by_start, by_start[1:], strict=False):
         assert earlier.finished_at <= later.started_at, "members overlapped"
+
+
+def test_a_sequential_group_goes_on_past_a_failed_member_and_ends_partial(
+    client: Client, start_worker: StartWorker
+) -> None:
+    start_worker(["demo.basic@1"], concurrency=2)
+    members = [
+        ("demo.echo", {"message": "a"}),
+        ("demo.explode", {}),
+        ("demo.echo", {"message": "c"}),
+    ]
+    group_id = client.submit_group(members, mode="sequential")
+    wait_until(
+        lambda: client.group(group_id)[0].status == GroupState.PARTIAL,
+        30,
+        message="the group to end PARTIAL",
+    )
+    _, jobs = client.group(group_id)
+    assert [(j.job_type, j.status) for j in jobs] == [
+        ("demo.echo", "COMPLETED"),
+        ("demo.explode", "FAILED"),
+        ("demo.echo", "COMPLETED"),
+    ]
+    assert jobs[1].finished_at <= jobs[2].started_at
 
 
 def test_a_group_with_a_failed_member_ends_partial(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from jobsys.client import Client
 from jobsys.lifecycle import JobState
-from jobsys.testing import WorkerProcess, wait_until
+from jobsys.testing import WorkerProcess, wait_until, worker_process
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +17,7 @@ StartWorker = Callable[..., WorkerProcess]
 
 
 def test_job_waits_until_a_worker_serves_its_capability(
-    client: Client, start_worker: StartWorker
+    client: Client, start_worker: StartWorker, jobsys_env: dict[str, str], tmp_path: Path
 ) -> None:
     basic = start_worker(["demo.basic@1"])
     render = client.submit("demo.render", scene="teapot")
@@ -27,11 +28,13 @@ def test_job_waits_until_a_worker_serves_its_capability(
     assert render.status() == JobState.QUEUED
     assert render.runs() == []
     assert client.runs(echo.id)[0].worker_id.startswith(basic.name)
+    assert "Task demo.render[" not in basic.log_path.read_text()
 
-    gpu = start_worker(["demo.gpu@1"])
-    assert render.wait(30) == JobState.COMPLETED
+    with worker_process(jobsys_env, ["demo.gpu@1"], log_dir=tmp_path) as gpu:
+        assert render.wait(30) == JobState.COMPLETED
     (run,) = render.runs()
     assert run.worker_id.startswith(gpu.name + ":")
+    assert "Task demo.render[" not in basic.log_path.read_text()
     assert render.result().model_dump() == {"frame": "teapot.txt"}
 
 
