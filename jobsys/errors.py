@@ -15,6 +15,8 @@ what is wrong and where, and an ``exit_code`` the CLI boundary uses::
     ├── InvalidTransition(entity, from_, to) a lifecycle forbids that move
     ├── WaitTimeout(job_id, timeout)         a job did not finish in time
     ├── JobFailed(job_id, status, error)     asked for the result of a job that did not succeed
+    ├── Unauthorized                         no valid API token was presented
+    ├── Forbidden(scope)                     the API token lacks the scope a request needs
     └── JobError                             raised *by job types* to classify a failure
         ├── FatalJobError                    do not retry
         └── RetryableJobError(delay)         retry per the job type's policy
@@ -145,6 +147,22 @@ class JobFailed(JobsysError):
     def __init__(self, job_id: str, status: str, error: str | None) -> None:
         self.job_id, self.status, self.error = job_id, status, error
         super().__init__(f"job {job_id} ended {status}" + (f": {error}" if error else ""))
+
+
+class Unauthorized(JobsysError):
+    """The REST API received no valid bearer token."""
+
+    exit_code = 8
+
+
+class Forbidden(JobsysError):
+    """The REST API token is valid but lacks the scope the request needs."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, *, scope: str) -> None:
+        self.scope = scope
+        super().__init__(message)
 
 
 class JobError(JobsysError):

@@ -12,6 +12,7 @@ the lazy ``jobsys.celery.app``); everything else receives a ``Settings``.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from jobsys.errors import ConfigError
 
 CONFIG_ENV = "JOBSYS_CONFIG"
 DEFAULT_CONFIG_FILE = "jobsys.toml"
+#: one ``api_tokens`` entry: scope, the token's SHA-256 (lowercase hex), an optional name
+TOKEN_ENTRY = re.compile(r"(?P<scope>read|admin):(?P<digest>[0-9a-f]{64})(?::(?P<name>[^:\s]+))?")
 
 
 class Settings(BaseSettings):
@@ -83,11 +86,29 @@ class Settings(BaseSettings):
         default=True,
         description="Create/upgrade the schema on first use when the store is SQLite.",
     )
+    api_host: str = Field(default="127.0.0.1", description="Address `jobsys api` listens on.")
+    api_port: int = Field(default=8080, ge=1, le=65535, description="Port `jobsys api` listens on.")
+    api_tokens: list[str] = Field(
+        default_factory=list,
+        description="REST API bearer tokens, by hash: `<read|admin>:<sha256 hex>[:<name>]` "
+        "(`jobsys api hash-token`). Empty: every /v1 request is refused.",
+    )
 
     @field_validator("broker_url", "database_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _token_entries(cls, value: list[str]) -> list[str]:
+        for i, entry in enumerate(value):
+            if not TOKEN_ENTRY.fullmatch(entry):
+                raise ValueError(
+                    f"entry {i} is not `<read|admin>:<sha256 hex of the token>[:<name>]` "
+                    "(hash a token with `jobsys api hash-token`)"
+                )
+        return value
 
     @classmethod
     def settings_customise_sources(

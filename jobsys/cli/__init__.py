@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from jobsys.cli import db, demo, jobs, manifests, runs, worker
+from jobsys.cli import api, db, demo, jobs, manifests, runs, worker
 from jobsys.errors import JobsysError
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command("lint")(manifests.lint_cmd)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
+app.add_typer(api.app, name="api")
 
 
 def main(argv: list[str] | None = None) -> None:

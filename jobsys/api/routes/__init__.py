@@ -1,0 +1,1 @@
+"""The /v1 routers; each route is a thin call of ``jobsys.client.Client``."""
