@@ -90,8 +90,8 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8080, ge=1, le=65535, description="Port `jobsys api` listens on.")
     api_tokens: list[str] = Field(
         default_factory=list,
-        description="REST API bearer tokens, by hash: `<read|admin>:<sha256 hex>[:<name>]` "
-        "(`jobsys api hash-token`). Empty: every /v1 request is refused.",
+        description="REST API bearer tokens, by hash: `<scope>:<sha256 hex>[:<name>]`, scope "
+        "read or admin (`jobsys api hash-token`). Empty: every /v1 request is refused.",
     )
 
     @field_validator("broker_url", "database_url", mode="before")

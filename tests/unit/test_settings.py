@@ -171,3 +171,9 @@ def test_the_shipped_config_file_is_valid_and_states_the_defaults(
     from_file = load_settings()
     monkeypatch.delenv("JOBSYS_CONFIG")
     assert from_file == Settings()
+
+
+def test_the_shipped_config_file_lists_every_setting() -> None:
+    text = (REPO / "config" / "jobsys.toml").read_text()
+    keys = {line.lstrip("# ").partition(" =")[0] for line in text.splitlines() if " = " in line}
+    assert set(Settings.model_fields) - keys == set()
