@@ -8,6 +8,9 @@ sessions on one machine never see each other's data:
 - Redis: one database number of 9..15 per session, reserved by a marker key so a
   concurrent session picks another, flushed before and after every test using it;
 - RabbitMQ: one virtual host per test (``rabbitmqctl``), else the shared ``/`` purged.
+
+On top of them, for integration and end-to-end tests alike: ``jobsys_env`` (settings as
+environment variables), ``client`` and ``start_worker`` (real ``jobsys worker`` processes).
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
 
 from jobsys.celery import DEFAULT_QUEUE
+from jobsys.client import Client
 from jobsys.jobtypes import discover
-from jobsys.testing import postgres_database
+from jobsys.testing import WorkerProcess, postgres_database, settings_from_env
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379"
@@ -143,3 +148,62 @@ def rabbitmq_url() -> Iterator[str]:
         yield AMQP + vhost
     finally:
         _rabbitmqctl("delete_vhost", vhost)
+
+
+#: ``start_worker(capabilities, concurrency=1, env=None) -> WorkerProcess``
+StartWorker = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def jobsys_env(tmp_path: Path, pg_url: str, redis_url: str) -> dict[str, str]:
+    """Settings as environment variables, for worker processes and the client alike.
+
+    Heartbeats every second and a 5 s visibility timeout let a killed worker's job be
+    redelivered, and its lost attempt recognised, within seconds.
+    """
+    return {
+        "JOBSYS_BROKER_URL": redis_url,
+        "JOBSYS_DATABASE_URL": pg_url,
+        "JOBSYS_HOME": str(tmp_path / "home"),
+        "JOBSYS_HEARTBEAT_INTERVAL": "1",
+        "JOBSYS_VISIBILITY_TIMEOUT": "5",
+    }
+
+
+@pytest.fixture
+def client(jobsys_env: dict[str, str]) -> Iterator[Client]:
+    """A client on the test's broker and store."""
+    with Client(settings_from_env(jobsys_env)) as c:
+        yield c
+
+
+@pytest.fixture
+def start_worker(
+    jobsys_env: dict[str, str], tmp_path: Path, client: Client
+) -> Iterator[StartWorker]:
+    """``start_worker(["demo.basic@1"], concurrency=1, env=None)``: a worker answering pings.
+
+    ``env`` overrides some of ``jobsys_env`` (another broker, say). Every worker started
+    is killed at teardown (SIGKILL to its process group).
+    """
+    started: list[WorkerProcess] = []
+
+    def start(
+        capabilities: list[str], concurrency: int = 1, env: dict[str, str] | None = None
+    ) -> WorkerProcess:
+        worker = WorkerProcess(
+            {**jobsys_env, **(env or {})},
+            capabilities,
+            concurrency=concurrency,
+            log_dir=tmp_path / "workers",
+        )
+        started.append(worker)
+        if env:  # another broker, maybe: ping through the worker's own settings
+            return worker.wait_ready()
+        return worker.wait_ready(lambda name: bool(client.runtime.app.control.ping([name], 0.5)))
+
+    yield start
+    # The test is over and its Redis database is flushed next: a warm shutdown would only
+    # add a second or two per worker.
+    for worker in started:
+        worker.kill()

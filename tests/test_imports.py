@@ -132,3 +132,13 @@ def test_job_types_use_only_the_public_names_of_jobsys() -> None:
         if module != "jobsys" or name not in jobsys.__all__
     ]
     assert wrong == [], "import these from `jobsys` (its __all__), nothing deeper"
+
+
+@pytest.mark.parametrize("module", ["jobsys.cli", "jobsys.api", "jobsys.api.auth"])
+def test_the_api_extra_loads_only_when_the_server_starts(module: str) -> None:
+    """`jobsys` commands, and hashing a token, work without FastAPI installed."""
+    assert forbidden(module, INTERFACES) == {}
+
+
+def test_the_api_app_does_load_fastapi() -> None:
+    assert "fastapi" in forbidden("jobsys.api.app", INTERFACES)
