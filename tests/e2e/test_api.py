@@ -144,15 +144,15 @@ def test_a_job_no_worker_can_run_says_what_it_waits_for(
     group_id = client.submit_group(
         [("demo.echo", {"message": "a"}), ("demo.render", {"scene": "s"})], mode="parallel"
     )
-    group = wait_until(
-        lambda: (
-            (g := api.as_reader.get(f"/v1/groups/{group_id}").json())["jobs"][0]["status"]
-            == "COMPLETED"
-            and g
-        ),
-        30,
-        message="the echo job of the group to complete",
-    )
+
+    def echo_done() -> dict[str, Any] | None:
+        group: dict[str, Any] = api.as_reader.get(f"/v1/groups/{group_id}").json()
+        return group if group["jobs"][0]["status"] == "COMPLETED" else None
+
+    try:
+        group = wait_until(echo_done, 30, message="the echo job of the group to complete")
+    finally:  # the store is shared by the session: leave no job queued for other tests
+        client.cancel_group(group_id)
     render = group["jobs"][1]
     assert (render["job_type"], render["status"]) == ("demo.render", "QUEUED")
     assert render["waiting_for"] == "capability demo.gpu@1: no worker serves it"
