@@ -266,6 +266,9 @@ def test_a_group_with_its_jobs(api: TestClient, client: Client) -> None:
         ("demo.render", "PENDING"),
     ]
     assert group["jobs"][1]["waiting_for"] == "capability demo.gpu@1: no worker serves it"
+    client.submit("demo.echo", {"message": "not in the group"})
+    members = api.get("/v1/jobs", params={"group": group_id}, headers=AS_READER).json()
+    assert sorted(j["id"] for j in members) == sorted(j["id"] for j in group["jobs"])
 
 
 def test_an_unreachable_store_is_503_without_its_password(tmp_path: Path) -> None:
