@@ -49,7 +49,7 @@ def apply(
     prune: bool = PRUNE,
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would change; write nothing."),
 ) -> None:
-    """Store manifests as templates, one line per document; exit 1 if any is invalid or in conflict."""
+    """Store manifests as templates, a line per document; exit 1 if one is invalid or conflicts."""
     paths, text = _read(files)
     with Client() as client:
         report: ApplyReport = client.apply(
