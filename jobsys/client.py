@@ -23,11 +23,14 @@ from jobsys.execution.sequencing import message_for
 from jobsys.jobtypes import JobType, JobTypeRegistry
 from jobsys.lifecycle import JOB_TERMINAL, GroupState, JobState
 from jobsys.runtime import Runtime
+from jobsys.secrets import SecretResolver
 from jobsys.settings import Settings, load_settings
 from jobsys.store import queries, templates, writes
 from jobsys.store.models import new_id
 from jobsys.store.session import store_errors
+from jobsys.workflows import gitsync
 from jobsys.workflows.apply import ApplyReport, Change, Source, apply_changes, plan
+from jobsys.workflows.gitsync import GitConfig, SyncResult
 from jobsys.workflows.loader import Document, load_paths, load_text
 from jobsys.workflows.manifest import Metadata
 
@@ -409,13 +412,37 @@ class Client:
         """
         changes: list[Change] = []
         for src, docs in self._sources(paths, text, source):
-            planned = self._plan(src, docs, force=force, prune=prune)
-            if dry_run:
-                changes += planned
-                continue
-            with store_errors(self.settings):
-                changes += apply_changes(self.runtime.engine, planned).changes
+            changes += self._apply_docs(src, docs, force, prune, dry_run)
         return ApplyReport(tuple(changes), dry_run=dry_run)
+
+    def sync_git(
+        self,
+        config: GitConfig,
+        *,
+        force: bool = False,
+        prune: bool = False,
+        secrets: SecretResolver | None = None,
+    ) -> SyncResult:
+        """Fetch the repository and apply its manifests if the commit changed (or ``force``).
+
+        ``force`` also takes over templates other sources own. Provenance records
+        repo, ref, commit and the path inside the repository.
+        """
+        checkout = gitsync.fetch(config, secrets)
+        if checkout.already_synced and not force:
+            return SyncResult(checkout.commit, True, ApplyReport(()))
+        changes = self._apply_docs(checkout.source, checkout.docs, force, prune, False)
+        gitsync.mark_synced(config, checkout.commit)
+        return SyncResult(checkout.commit, False, ApplyReport(tuple(changes)))
+
+    def _apply_docs(
+        self, source: Source, docs: list[Document], force: bool, prune: bool, dry_run: bool
+    ) -> tuple[Change, ...]:
+        planned = self._plan(source, docs, force=force, prune=prune)
+        if dry_run:
+            return tuple(planned)
+        with store_errors(self.settings):
+            return apply_changes(self.runtime.engine, planned).changes
 
     def diff(
         self,

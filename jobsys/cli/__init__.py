@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from jobsys.cli import db, demo, jobs, manifests, runs, templates, worker
+from jobsys.cli import db, demo, jobs, manifests, runs, sync, templates, worker
 from jobsys.errors import JobsysError
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
 app.add_typer(templates.app, name="templates")
+app.add_typer(sync.app, name="sync")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,7 +36,8 @@ def _line(change: Change) -> str:
     return f"{change.verb} {change.name}{where}{note}"
 
 
-def _print(changes: tuple[Change, ...] | list[Change]) -> None:
+def print_changes(changes: tuple[Change, ...] | list[Change]) -> None:
+    """One line per change, then its problems indented, as lint prints them."""
     for change in changes:
         typer.echo(_line(change))
         for problem in change.problems:
@@ -55,7 +56,7 @@ def apply(
         report: ApplyReport = client.apply(
             paths, text=text, force=force, prune=prune, dry_run=dry_run
         )
-    _print(report.changes)
+    print_changes(report.changes)
     counts = ", ".join(f"{report.count(a)} {VERBS[a]}" for a in Action if report.count(a))
     suffix = " (dry run: nothing written)" if dry_run else ""
     typer.echo(f"{len(report.changes)} template(s): {counts or 'nothing to do'}{suffix}", err=True)
@@ -77,7 +78,7 @@ def diff(
         changes = client.diff(paths, text=text, force=force, prune=prune)
     for change in changes:
         if change.action in (Action.INVALID, Action.CONFLICT, Action.PROTECTED):
-            _print([change])
+            print_changes([change])
         elif change.diff:
             typer.echo(change.diff, nl=False)
         elif change.action is Action.UPDATE:
