@@ -118,7 +118,8 @@ T = TemplateState
 TEMPLATE_TRANSITIONS: Mapping[TemplateState, frozenset[TemplateState]] = {
     T.CREATED: frozenset({T.ACTIVE, T.ARCHIVED}),
     T.ACTIVE: frozenset({T.ARCHIVED}),
-    T.ARCHIVED: frozenset(),
+    # Applying the definition again revives an archived (soft-deleted) template.
+    T.ARCHIVED: frozenset({T.ACTIVE}),
 }
 
 S = ScheduleState

@@ -81,6 +81,10 @@ class JobTemplate(Base):
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
     provenance: Mapped[dict[str, Any] | None] = mapped_column()
+    #: identity of the source that owns the definition (a file path, ``git:<url>#<glob>``)
+    source_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    #: sha256 of the normalized definition: an unchanged document is not written again
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column()

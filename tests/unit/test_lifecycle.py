@@ -58,7 +58,7 @@ EXPECTED: dict[type[Enum], dict[Enum, set[Enum]]] = {
     TemplateState: {
         T.CREATED: {T.ACTIVE, T.ARCHIVED},
         T.ACTIVE: {T.ARCHIVED},
-        T.ARCHIVED: set(),
+        T.ARCHIVED: {T.ACTIVE},  # applying the definition again revives it
     },
     ScheduleState: {
         S.CREATED: {S.ENABLED, S.DISABLED, S.DELETED},
@@ -115,7 +115,7 @@ def test_invalid_transition_names_entity_from_to_and_key() -> None:
     ("current", "to", "entity"),
     [
         (G.COMPLETED, G.RUNNING, "group"),
-        (T.ARCHIVED, T.ACTIVE, "template"),
+        (T.ACTIVE, T.CREATED, "template"),
         (S.DELETED, S.ENABLED, "schedule"),
     ],
 )
