@@ -94,7 +94,9 @@ def celery_config(settings: Settings, capabilities: list[str] | None = None) -> 
         "event_serializer": "json",
         "accept_content": ["json"],
         "result_accept_content": ["json"],
-        # Outcomes live in jobsys's store, not in a result backend.
+        # Outcomes live in jobsys's store; the result backend only counts DAG chord joins.
+        "result_backend": settings.effective_result_backend,
+        "result_expires": 7 * 24 * 3600,
         "task_ignore_result": True,
         "task_store_errors_even_if_ignored": False,
         "task_acks_late": True,

@@ -12,49 +12,43 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from jobsys.errors import InputError, JobFailed, JobsysError, WaitTimeout
-from jobsys.execution import dispatch
+from jobsys.errors import (
+    InputError,
+    InvalidTransition,
+    JobFailed,
+    JobsysError,
+    NotFound,
+    WaitTimeout,
+)
+from jobsys.execution import dag, dispatch
 from jobsys.execution.sequencing import message_for
-from jobsys.jobtypes import JobType, JobTypeRegistry
-from jobsys.lifecycle import JOB_TERMINAL, GroupState, JobState
+from jobsys.jobtypes import JobType, JobTypeRegistry, validate_inputs
+from jobsys.lifecycle import GROUP_TERMINAL, JOB_TERMINAL, GroupState, JobState, TemplateState
 from jobsys.runtime import Runtime
+from jobsys.secrets import SecretResolver
 from jobsys.settings import Settings, load_settings
-from jobsys.store import queries, writes
+from jobsys.store import dags, queries, templates, writes
 from jobsys.store.models import new_id
 from jobsys.store.session import store_errors
+from jobsys.workflows import gitsync, runs
+from jobsys.workflows.apply import ApplyReport, Change, Source, apply_changes, plan
+from jobsys.workflows.gitsync import GitConfig, SyncResult
+from jobsys.workflows.loader import Document, load_paths, load_text
+from jobsys.workflows.manifest import Manifest, Metadata
 
 GROUP_MODES = ("parallel", "sequential")
+#: the source that owns templates made by ``Client.create_template`` (apply will not overwrite them)
+CLIENT_SOURCE = "client"
+__all__ = ["CapabilityInfo", "Client", "Dag", "JobHandle", "validate_inputs"]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def validate_inputs(spec: JobType[Any, Any], inputs: Mapping[str, Any] | BaseModel) -> BaseModel:
-    """The inputs as the job type's model, or an ``InputError`` naming the first bad field."""
-    if isinstance(inputs, spec.input_model):
-        return cast(BaseModel, inputs)
-    data = inputs.model_dump() if isinstance(inputs, BaseModel) else dict(inputs)
-    fields = spec.input_model.model_fields
-    if spec.input_model.model_config.get("extra") != "allow":
-        known = set(fields) | {f.alias for f in fields.values() if f.alias}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            expected = ", ".join(sorted(fields)) or "no inputs"
-            raise InputError(spec.name, unknown[0], f"unknown input (expected: {expected})")
-    try:
-        validated: BaseModel = spec.input_model.model_validate(data)
-        return validated
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        field_name = ".".join(str(p) for p in first["loc"]) or "(inputs)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InputError(spec.name, field_name, f"{first['msg']}{more}") from exc
 
 
 @dataclass(frozen=True)
@@ -175,19 +169,7 @@ class Client:
     def _row(
         self, spec: JobType[Any, Any], inputs: BaseModel, priority: int | None
     ) -> dict[str, Any]:
-        job_id, now = new_id(), _now()
-        return {
-            "id": job_id,
-            "task_id": job_id,
-            "job_type": spec.name,
-            "job_type_version": spec.version,
-            "capability": str(spec.capability),
-            "params": inputs.model_dump(mode="json"),
-            "priority": self.settings.default_priority if priority is None else priority,
-            "max_attempts": spec.retry.max_attempts,
-            "created_at": now,
-            "updated_at": now,
-        }
+        return dispatch.job_row(self.settings, spec, inputs, priority)
 
     def _enqueue(
         self,
@@ -383,3 +365,366 @@ class Client:
                 return 0
             finally:
                 channel.close()
+
+    # --- templates ------------------------------------------------------------------------
+
+    def apply(
+        self,
+        paths: Sequence[str | Path] = (),
+        *,
+        text: str | None = None,
+        source: Source | None = None,
+        force: bool = False,
+        prune: bool = False,
+        dry_run: bool = False,
+    ) -> ApplyReport:
+        """Store the manifests of ``paths`` (files, directories of ``*.job.yaml``) or ``text``.
+
+        Each path is its own source unless ``source`` is given; each document is
+        written in its own transaction, so a bad one is reported and the others apply.
+        """
+        changes: list[Change] = []
+        for src, docs in self._sources(paths, text, source):
+            changes += self._apply_docs(src, docs, force, prune, dry_run)
+        return ApplyReport(tuple(changes), dry_run=dry_run)
+
+    def sync_git(
+        self,
+        config: GitConfig,
+        *,
+        force: bool = False,
+        prune: bool = False,
+        secrets: SecretResolver | None = None,
+    ) -> SyncResult:
+        """Fetch the repository and apply its manifests if the commit changed (or ``force``).
+
+        ``force`` also takes over templates other sources own. Provenance records
+        repo, ref, commit and the path inside the repository.
+        """
+        checkout = gitsync.fetch(config, secrets)
+        if checkout.already_synced and not force:
+            return SyncResult(checkout.commit, True, ApplyReport(()))
+        changes = self._apply_docs(checkout.source, checkout.docs, force, prune, False)
+        gitsync.mark_synced(config, checkout.commit)
+        return SyncResult(checkout.commit, False, ApplyReport(tuple(changes)))
+
+    def _apply_docs(
+        self, source: Source, docs: list[Document], force: bool, prune: bool, dry_run: bool
+    ) -> tuple[Change, ...]:
+        planned = self._plan(source, docs, force=force, prune=prune)
+        if dry_run:
+            return tuple(planned)
+        with store_errors(self.settings):
+            return apply_changes(self.runtime.engine, planned).changes
+
+    def diff(
+        self,
+        paths: Sequence[str | Path] = (),
+        *,
+        text: str | None = None,
+        source: Source | None = None,
+        force: bool = False,
+        prune: bool = False,
+    ) -> list[Change]:
+        """What ``apply`` would do; each ``Change.diff`` is a unified diff of the definition."""
+        return [
+            change
+            for src, docs in self._sources(paths, text, source)
+            for change in self._plan(src, docs, force=force, prune=prune)
+        ]
+
+    def _sources(
+        self, paths: Sequence[str | Path], text: str | None, source: Source | None
+    ) -> list[tuple[Source, list[Document]]]:
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        if not paths and text is None:
+            raise InputError("apply", "paths", "give manifest files, directories or text")
+        out: list[tuple[Source, list[Document]]] = []
+        if source is not None:
+            docs = load_paths(paths) + (load_text(text, "<stdin>") if text is not None else [])
+            return [(source, docs)]
+        out = [(Source.for_path(p), load_paths([p])) for p in paths]
+        if text is not None:
+            out.append((Source.stdin(), load_text(text, "<stdin>")))
+        return out
+
+    def _plan(
+        self, source: Source, docs: list[Document], *, force: bool, prune: bool
+    ) -> list[Change]:
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            existing = templates.list_templates(conn, include_deleted=True)
+        return plan(docs, existing, source, force=force, prune=prune, registry=self.registry)
+
+    def templates(self, include_deleted: bool = False) -> list[Any]:
+        """Stored templates by name; archived (soft-deleted) ones only with ``include_deleted``."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            return templates.list_templates(conn, include_deleted=include_deleted)
+
+    def template(self, name_or_id: str) -> Any:
+        """One template's row by name or id (archived ones too), or ``NotFound``."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            return templates.get_template(conn, name_or_id)
+
+    def create_template(
+        self,
+        name: str,
+        job_type: str,
+        default_params: Mapping[str, Any] | None = None,
+        *,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Store a single-job-type template (no manifest); its defaults must fit the job type."""
+        try:
+            Metadata(name=name, labels=dict(labels or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InputError("template", where, first["msg"]) from exc
+        spec = self.registry.get(job_type)
+        params = validate_inputs(spec, default_params or {}).model_dump(mode="json")
+        now = _now()
+        values = {
+            "name": name,
+            "job_type": spec.name,
+            "default_params": params,
+            "definition": None,
+            "description": description,
+            "labels": dict(labels or {}),
+            "annotations": {},
+            "source_id": CLIENT_SOURCE,
+            "content_hash": None,
+            "provenance": {
+                "source_id": CLIENT_SOURCE,
+                "kind": "api",
+                "applied_at": now.isoformat(),
+            },
+        }
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            try:
+                existing = templates.get_template(conn, name)
+            except NotFound:
+                template_id = templates.insert_template(conn, values, now)
+                return templates.get_template(conn, template_id)
+        state = "archived " if existing.deleted_at is not None else ""
+        raise InputError("template", "name", f"a {state}template named {name!r} already exists")
+
+    def archive_template(self, name: str) -> Any:
+        """Archive (soft-delete) a template: it stays readable but is not for new jobs."""
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            row = templates.get_template(conn, name)
+            return templates.soft_delete(conn, row.id, _now())
+
+    # --- DAG runs -------------------------------------------------------------------------
+
+    def run_template(
+        self, name: str, params: Mapping[str, Any] | None = None, *, priority: int | None = None
+    ) -> str:
+        """Run a stored template: a JobGroup with one job per step, sent as a Celery canvas.
+
+        ``params`` overlay the manifest's ``params`` (for a single-job-type template, its
+        default inputs). Returns the run's group id.
+        """
+        template = self.template(name)
+        if template.deleted_at is not None or template.status == TemplateState.ARCHIVED.value:
+            raise InvalidTransition("template", TemplateState.ARCHIVED.value, "run", key=name)
+        given = dict(params or {})
+        if template.definition is None:
+            manifest = _single_step(template, given)
+            run_params: dict[str, Any] = {}
+        else:
+            manifest = Manifest.model_validate(template.definition)
+            run_params = runs.run_params(manifest, given, template.name)
+        return self._start_run(manifest, run_params, template.id, template.name, priority)
+
+    def _start_run(
+        self,
+        manifest: Manifest,
+        params: dict[str, Any],
+        template_id: str | None,
+        name: str,
+        priority: int | None,
+    ) -> str:
+        group_id, now = new_id(), _now()
+        base = {
+            "group_id": group_id,
+            "template_id": template_id,
+            "priority": self.settings.default_priority if priority is None else priority,
+            "created_at": now,
+            "updated_at": now,
+        }
+        rows = runs.new_run_rows(manifest, self.registry, params, base, new_id)
+        roots = set(runs.graph_of(manifest).roots())
+        definition = manifest.model_dump(mode="json", by_alias=True, exclude_none=True)
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            dags.insert_run(
+                conn,
+                group_id,
+                name=name,
+                template_id=template_id,
+                params=params,
+                definition=definition,
+                rows=rows,
+                now=now,
+            )
+            writes.mark_queued(conn, [r["id"] for r in rows if r["step"] in roots], now)
+            writes.set_group_state(conn, group_id, GroupState.QUEUED, now)
+            step_rows = runs.by_step(dags.step_jobs(conn, group_id))
+        canvas, _ = dag.run_canvas(self.runtime.app, self.settings, manifest, step_rows)
+        try:
+            dag.publish_canvas(self.runtime, canvas)
+        except JobsysError:
+            with store_errors(self.settings), self.runtime.engine.begin() as conn:
+                dags.delete_run(conn, group_id)
+            raise
+        return group_id
+
+    def dag(self, template: str) -> Dag:
+        """The DAG of a template (by name or id), or of the run a job id belongs to."""
+        try:
+            row = self.template(template)
+            manifest = (
+                _single_step(row, {})
+                if row.definition is None
+                else Manifest.model_validate(row.definition)
+            )
+        except NotFound:
+            job = self.job(self.resolve(template))
+            if not job.group_id:
+                raise
+            manifest = Manifest.model_validate(self.group(job.group_id)[0].definition)
+        return Dag.of(manifest)
+
+    def run_tasks(self, group_id: str) -> list[Any]:
+        """A run's jobs: each step's job (a forEach step's own row, then its items)."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            queries.get_group(conn, group_id)
+            return dags.step_jobs(conn, group_id)
+
+    def wait_group(self, group_id: str, timeout: float = 60.0) -> GroupState:
+        """Poll the store until the group (a run or a batch) has ended."""
+        deadline, pause = time.monotonic() + timeout, 0.01
+        while True:
+            state = GroupState(self.group(group_id)[0].status)
+            if state in GROUP_TERMINAL:
+                return state
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(group_id, timeout, state.value)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.5)
+
+    def retry_group(self, group_id: str) -> list[str]:
+        """Re-run a finished run's failed steps and what depends on them; others keep outputs.
+
+        A forEach step whose expansion succeeded re-runs only its failed items. Returns
+        the re-opened job ids.
+        """
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            group = queries.get_group(conn, group_id)
+            if group.mode != "dag":
+                raise InputError(
+                    "run", "group_id", f"{group_id} is a {group.mode} group, not a run"
+                )
+            manifest = Manifest.model_validate(group.definition)
+            selection = runs.retry_selection(manifest, runs.by_step(dags.step_jobs(conn, group_id)))
+        if not selection.job_ids:
+            raise InvalidTransition("run", group.status, "retried (nothing failed)", key=group_id)
+        types = {s.name: s.type for s in manifest.steps}
+        now = _now()
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            dags.reopen_group(conn, group_id, now)
+            jobs_by_id = {r.id: r for r in dags.step_jobs(conn, group_id)}
+            extra = {
+                j: self.registry.get(types[jobs_by_id[j].step]).retry.max_attempts
+                for j in selection.job_ids
+            }
+            task_ids = {j: new_id() for j in selection.job_ids}
+            for step in selection.reexpand:
+                dags.delete_items(conn, group_id, step)
+            dags.reset_for_retry(conn, selection.job_ids, task_ids, extra, now)
+            rows = runs.by_step(dags.step_jobs(conn, group_id))
+        reopened = set(selection.job_ids)
+        items_only = {s: [r for r in rows[s][1:] if r.id in reopened] for s in selection.items_only}
+        canvas, _ = dag.run_canvas(
+            self.runtime.app, self.settings, manifest, rows, selection.steps, items_only
+        )
+        dag.publish_canvas(self.runtime, canvas)
+        return selection.job_ids
+
+    def callbacks(self, group_id: str) -> list[Any]:
+        """A run's callback deliveries (status, attempts, HTTP status, error)."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            queries.get_group(conn, group_id)
+            return dags.deliveries_of(conn, group_id)
+
+    def retry_callbacks(self, group_id: str) -> int:
+        """Deliver a run's failed callbacks again; return how many got through."""
+        from jobsys.execution.callbacks import FAILED, deliver
+
+        with store_errors(self.settings):
+            return deliver(self.runtime, group_id, (FAILED,))
+
+
+@dataclass(frozen=True)
+class Dag:
+    """A template's DAG: its steps, edges, a topological order and the canvas plan."""
+
+    nodes: list[dict[str, Any]]
+    edges: list[tuple[str, str]]
+    order: list[str]
+    plan: str
+    exact: bool
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Dag:
+        """The DAG of a manifest."""
+        from jobsys.workflows.compile import describe, plan
+
+        graph = runs.graph_of(manifest)
+        compiled = plan(graph)
+        nodes = [
+            {
+                "name": s.name,
+                "type": s.type,
+                "forEach": s.for_each,
+                "triggerRule": s.trigger_rule.value,
+                "branch": s.branch,
+                "continueOnFailure": s.continue_on_failure,
+                "predecessors": graph.predecessors(s.name),
+                "successors": graph.successors(s.name),
+            }
+            for s in manifest.steps
+        ]
+        edges = sorted(
+            graph.edges, key=lambda e: (graph.nodes.index(e[0]), graph.nodes.index(e[1]))
+        )
+        return cls(nodes, edges, graph.topological_order(), describe(compiled.plan), compiled.exact)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "nodes": self.nodes,
+            "edges": [list(e) for e in self.edges],
+            "order": self.order,
+            "plan": self.plan,
+            "exact": self.exact,
+        }
+
+
+def _single_step(template: Any, params: Mapping[str, Any]) -> Manifest:
+    """The one-step manifest of a single-job-type template (its inputs: defaults + ``params``)."""
+    return Manifest.model_validate(
+        {
+            "apiVersion": "jobsys/v1",
+            "kind": "Job",
+            "metadata": {"name": template.name},
+            "steps": [
+                {
+                    "name": "run",
+                    "type": template.job_type,
+                    "with": {**(template.default_params or {}), **params},
+                }
+            ],
+        }
+    )

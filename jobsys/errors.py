@@ -104,7 +104,7 @@ class InputError(JobsysError):
     exit_code = 2
 
     def __init__(self, job_type: str, field: str, message: str) -> None:
-        self.job_type, self.field = job_type, field
+        self.job_type, self.field, self.reason = job_type, field, message
         super().__init__(f"{job_type}: input {field!r}: {message}")
 
 

@@ -17,16 +17,16 @@ import inspect
 import pkgutil
 import re
 import typing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from jobsys.capabilities import Capability
 from jobsys.context import JobContext
-from jobsys.errors import DefinitionError, UnknownJobType
+from jobsys.errors import DefinitionError, InputError, UnknownJobType
 
 I = TypeVar("I", bound=BaseModel)  # noqa: E741
 O = TypeVar("O", bound=BaseModel)  # noqa: E741
@@ -255,3 +255,26 @@ def discover(extra_modules: Iterable[str] = ()) -> JobTypeRegistry:
     for name in [*names, *extra_modules]:
         registry.import_module(name)
     return registry
+
+
+def validate_inputs(spec: JobType[Any, Any], inputs: Mapping[str, Any] | BaseModel) -> BaseModel:
+    """The inputs as the job type's model, or an ``InputError`` naming the first bad field."""
+    if isinstance(inputs, spec.input_model):
+        return cast(BaseModel, inputs)
+    data = inputs.model_dump() if isinstance(inputs, BaseModel) else dict(inputs)
+    fields = spec.input_model.model_fields
+    if spec.input_model.model_config.get("extra") != "allow":
+        known = set(fields) | {f.alias for f in fields.values() if f.alias}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            expected = ", ".join(sorted(fields)) or "no inputs"
+            raise InputError(spec.name, unknown[0], f"unknown input (expected: {expected})")
+    try:
+        validated: BaseModel = spec.input_model.model_validate(data)
+        return validated
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        field_name = ".".join(str(p) for p in first["loc"]) or "(inputs)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InputError(spec.name, field_name, f"{first['msg']}{more}") from exc

@@ -95,7 +95,8 @@ JOB_TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
     J.RUNNING: frozenset({J.RUNNING, J.QUEUED} | JOB_TERMINAL),
     J.COMPLETED: frozenset(),
     J.COMPLETED_WITH_WARNINGS: frozenset(),
-    J.SKIPPED: frozenset(),
+    # Retrying a DAG run from its failure re-queues the steps its failure skipped.
+    J.SKIPPED: frozenset({J.QUEUED}),
     # A manual retry re-queues a failed or cancelled job for one more attempt.
     J.FAILED: frozenset({J.QUEUED}),
     J.CANCELLED: frozenset({J.QUEUED}),
@@ -117,7 +118,8 @@ T = TemplateState
 TEMPLATE_TRANSITIONS: Mapping[TemplateState, frozenset[TemplateState]] = {
     T.CREATED: frozenset({T.ACTIVE, T.ARCHIVED}),
     T.ACTIVE: frozenset({T.ARCHIVED}),
-    T.ARCHIVED: frozenset(),
+    # Applying the definition again revives an archived (soft-deleted) template.
+    T.ARCHIVED: frozenset({T.ACTIVE}),
 }
 
 S = ScheduleState

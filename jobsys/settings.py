@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store (postgresql+psycopg://, sqlite:///). "
         "Empty: SQLite under home.",
     )
+    result_backend: str | None = Field(
+        default=None,
+        description="Celery result backend, used only to join the chords of DAG runs. "
+        "Empty: the broker's Redis, else a database backend on the store.",
+    )
     output_dir: Path | None = Field(
         default=None, description="Where published job outputs go. Empty: <home>/outputs."
     )
@@ -143,6 +148,18 @@ class Settings(BaseSettings):
     def effective_broker_url(self) -> str:
         """The broker URL, defaulting to the filesystem transport under home."""
         return self.broker_url or "filesystem://"
+
+    @property
+    def effective_result_backend(self) -> str:
+        """Where chord joins are counted: Redis when the broker is Redis, else the database."""
+        if self.result_backend:
+            return self.result_backend
+        broker = self.effective_broker_url
+        if broker.split("://", 1)[0] in {"redis", "rediss"}:
+            return broker
+        if self.database_url:
+            return f"db+{self.database_url}"
+        return f"db+sqlite:///{self.resolved_home / 'results.db'}"
 
     @property
     def embedded_broker(self) -> bool:

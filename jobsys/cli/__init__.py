@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from jobsys.cli import api, db, demo, jobs, manifests, runs, worker
+from jobsys.cli import api, db, demo, jobs, manifests, runs, sync, templates, worker
 from jobsys.errors import JobsysError
 
 app = typer.Typer(
@@ -26,9 +26,13 @@ app.command("capabilities")(jobs.capabilities)
 app.command("types")(jobs.types)
 app.command("schema")(manifests.schema)
 app.command("lint")(manifests.lint_cmd)
+app.command("apply")(templates.apply)
+app.command("diff")(templates.diff)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
+app.add_typer(templates.app, name="templates")
+app.add_typer(sync.app, name="sync")
 app.add_typer(api.app, name="api")
 
 

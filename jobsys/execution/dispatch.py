@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
 
 from jobsys.celery import PUBLISH_RETRY, broker_errors, broker_priority
+from jobsys.jobtypes import JobType
 from jobsys.runtime import Runtime
+from jobsys.settings import Settings
+from jobsys.store.models import new_id
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,25 @@ class Message:
     queue: str
     priority: int
     task_id: str
+
+
+def job_row(
+    settings: Settings, spec: JobType[Any, Any], inputs: BaseModel, priority: int | None
+) -> dict[str, Any]:
+    """The row of a new job (PENDING): its id is also its Celery task id."""
+    job_id, now = new_id(), datetime.now(UTC)
+    return {
+        "id": job_id,
+        "task_id": job_id,
+        "job_type": spec.name,
+        "job_type_version": spec.version,
+        "capability": str(spec.capability),
+        "params": inputs.model_dump(mode="json"),
+        "priority": settings.default_priority if priority is None else priority,
+        "max_attempts": spec.retry.max_attempts,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def publish(runtime: Runtime, messages: Sequence[Message]) -> None:

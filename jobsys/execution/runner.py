@@ -19,15 +19,16 @@ from sqlalchemy.exc import IntegrityError
 
 from jobsys.context import JobContext
 from jobsys.errors import FatalJobError
-from jobsys.execution import invariants, staging
+from jobsys.execution import callbacks, dag, invariants, staging
 from jobsys.execution.progress import Heartbeats, StoreProgress
 from jobsys.execution.retry import Retry, classify
-from jobsys.execution.sequencing import after_terminal, dispatch_next, on_start
+from jobsys.execution.sequencing import AfterTerminal, after_terminal, dispatch_next, on_start
 from jobsys.jobtypes import JobType
-from jobsys.lifecycle import RunStatus
+from jobsys.lifecycle import JobState, RunStatus
 from jobsys.runtime import Runtime
 from jobsys.secrets import SecretResolvers
-from jobsys.store import writes
+from jobsys.store import dags, writes
+from jobsys.workflows import runs
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,14 @@ def run_attempt(
     worker_id = runtime.worker_id(node)
     stale_after = timedelta(seconds=settings.heartbeat_interval * 3)
     with runtime.autocommit.connect() as conn:  # the common case: one statement
-        begun: writes.Started | writes.Drop | writes.Defer | None = writes.begin_attempt(
-            conn, job_id, worker_id, _now()
-        )
-    if begun is None:  # redelivered, cancelled, finished or unknown: decide under a lock
-        with engine.begin() as conn:
-            begun = writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
+        fast = writes.begin_attempt(conn, job_id, worker_id, _now())
+    # Otherwise a DAG step, or a job redelivered, cancelled, finished or unknown: under a lock.
+    begun = fast or _start_locked(runtime, job_id, worker_id, stale_after)
     if isinstance(begun, writes.Started) and begun.group_id:
         with engine.begin() as conn:
             on_start(conn, begun, _now())
+    if isinstance(begun, Done | Later):
+        return begun
     if isinstance(begun, writes.Drop):
         log.info("dropping delivery: %s", begun.reason)
         return Done(begun.reason)
@@ -113,9 +113,39 @@ def run_attempt(
     return _conclude(runtime, spec, begun, ctx, attempt, worker_id)
 
 
+_UNSTARTED = (JobState.PENDING.value, JobState.QUEUED.value)
+
+
+def _start_locked(
+    runtime: Runtime, job_id: str, worker_id: str, stale_after: timedelta
+) -> writes.Started | writes.Drop | writes.Defer | Done | Later:
+    """Start an attempt under the job's lock; a DAG step first passes its run's gate."""
+    settled = None
+    with runtime.engine.begin() as conn:
+        job = dags.lock_job(conn, job_id)
+        if job is not None and job.step and job.item_index is None and job.status in _UNSTARTED:
+            decision = dag.prepare(conn, runtime, job, _now())
+            if isinstance(decision, runs.Wait):
+                return Later(dag.WAIT, decision.reason)
+            if not isinstance(decision, runs.Ready):
+                settled = dag.settle(conn, job.group_id, _now())
+                outcome: Done | None = Done(decision.reason)
+            else:
+                outcome = None
+        else:
+            outcome = None
+        if outcome is None:
+            return writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
+    if settled is not None:
+        callbacks.deliver(runtime, job.group_id)
+    return outcome
+
+
 def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -> _Attempt:
     staging.clear(ctx.staging_path)
     try:
+        if runs.item_error(params):  # a forEach item whose inputs did not resolve
+            raise FatalJobError(runs.item_error(params) or "")
         try:
             inputs = spec.input_model.model_validate(params)
         except ValidationError as exc:
@@ -190,7 +220,7 @@ def _conclude(
     run["worker_id"] = worker_id
     run["log_path"] = log_path
     now = _now()
-    next_job = None
+    aftermath = AfterTerminal()
     retry = retry_delay is not None
     try:
         if begun.group_id is None and runtime.engine.dialect.name == "postgresql":
@@ -201,14 +231,16 @@ def _conclude(
             with runtime.engine.begin() as conn:
                 ours = writes.record_run(conn, begun, run, job_values, retry, now)
                 if ours and not retry:
-                    next_job = after_terminal(conn, begun, now)
+                    aftermath = after_terminal(conn, begun, now)
     except IntegrityError:
         log.warning("attempt %d of job %s was already recorded", begun.attempt, begun.job_id)
         return Done("attempt already recorded")
     if not ours:
         return Done("job changed while running (cancelled)")
-    if next_job is not None:
-        dispatch_next(runtime, next_job)
+    if aftermath.next_job is not None:
+        dispatch_next(runtime, aftermath.next_job)
+    if aftermath.settled is not None and begun.group_id:
+        callbacks.deliver(runtime, begun.group_id)
     if retry_delay is not None:
         return Later(retry_delay, f"retry after {retry_delay:.2f}s")
     return Done(run["status"])

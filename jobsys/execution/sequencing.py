@@ -1,8 +1,10 @@
 """JobGroup bookkeeping around attempts: a group runs when a member starts, settles when all
-are terminal, and a sequential group dispatches its next member (by position) when one ends."""
+are terminal, a sequential group dispatches its next member (by position) when one ends, and
+a DAG run records why it failed and which callbacks are due when it settles."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -25,21 +27,35 @@ def message_for(row: Any) -> Message:
 def on_start(conn: Connection, started: writes.Started, now: datetime) -> None:
     """A member started: its group is RUNNING."""
     if started.group_id:
-        writes.set_group_state(conn, started.group_id, GroupState.RUNNING, now)
+        writes.group_running(conn, started.group_id, now)
 
 
-def after_terminal(conn: Connection, started: writes.Started, now: datetime) -> Any:
-    """A member ended: settle the group; return the next member to dispatch, if sequential."""
+@dataclass(frozen=True)
+class AfterTerminal:
+    """What a member's end leaves to do after the commit."""
+
+    #: a sequential group's next member, to publish
+    next_job: Any = None
+    #: the group closed (a DAG run's callbacks are then due)
+    settled: GroupState | None = None
+
+
+def after_terminal(conn: Connection, started: writes.Started, now: datetime) -> AfterTerminal:
+    """A member ended: settle the group; say what to dispatch next, if sequential."""
     if not started.group_id:
-        return None
+        return AfterTerminal()
     # Locked: members ending together settle the group (or pick the next) one at a time.
     mode = conn.execute(
         select(groups.c.mode).where(groups.c.id == started.group_id).with_for_update()
     ).scalar_one()
+    if mode == "dag":
+        from jobsys.execution.dag import settle
+
+        return AfterTerminal(settled=settle(conn, started.group_id, now))
     nxt = writes.next_in_sequence(conn, started.group_id) if mode == "sequential" else None
     if nxt is None:
-        writes.settle_group(conn, started.group_id, now)
-    return nxt
+        return AfterTerminal(settled=writes.settle_group(conn, started.group_id, now))
+    return AfterTerminal(next_job=nxt)
 
 
 def dispatch_next(runtime: Runtime, row: Any) -> None:

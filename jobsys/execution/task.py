@@ -23,9 +23,12 @@ class JobTask(Task):  # type: ignore[misc]
 
 
 def bind_tasks(app: Celery, runtime: Runtime) -> None:
-    """Register one task per job type, named after the job type, on ``app``."""
+    """Register one task per job type, named after the job type, and the DAG tasks, on ``app``."""
+    from jobsys.execution.dag import bind_internal_tasks
+
     for spec in runtime.registry:
         _bind(app, runtime, spec)
+    bind_internal_tasks(app, runtime)
 
 
 def _bind(app: Celery, runtime: Runtime, spec: JobType[Any, Any]) -> None:

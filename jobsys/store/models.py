@@ -81,6 +81,10 @@ class JobTemplate(Base):
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
     provenance: Mapped[dict[str, Any] | None] = mapped_column()
+    #: identity of the source that owns the definition (a file path, ``git:<url>#<glob>``)
+    source_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    #: sha256 of the normalized definition: an unchanged document is not written again
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column()
@@ -117,6 +121,12 @@ class JobGroup(Base):
     mode: Mapped[str] = mapped_column(String(12), default="parallel")
     status: Mapped[str] = mapped_column(String(20), default="CREATED", index=True)
     template_id: Mapped[str | None] = mapped_column(ForeignKey("job_templates.id"))
+    #: a DAG run's parameters (template defaults overlaid with the run's own)
+    params: Mapped[dict[str, Any] | None] = mapped_column()
+    #: a DAG run's manifest, as it was when the run started
+    definition: Mapped[dict[str, Any] | None] = mapped_column()
+    #: why the run ended as it did beyond its jobs (a failed chord join, a callback)
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
@@ -133,6 +143,8 @@ class Job(Base):
         Index("ix_jobs_job_type", "job_type"),
         Index("ix_jobs_capability_status", "capability", "status"),
         Index("ix_jobs_group_position", "group_id", "position"),
+        Index("ix_jobs_group_step", "group_id", "step"),
+        Index("ix_jobs_group_status", "group_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -145,6 +157,10 @@ class Job(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     priority: Mapped[int] = mapped_column(Integer, default=5)
     position: Mapped[int | None] = mapped_column(Integer)
+    #: the DAG step this job runs (None outside DAG runs)
+    step: Mapped[str | None] = mapped_column(String(100))
+    #: the element of a ``forEach`` step this job runs
+    item_index: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(30), default="PENDING")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)
@@ -191,6 +207,26 @@ class JobRun(Base):
     artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outputs: Mapped[dict[str, Any] | None] = mapped_column()
     log_path: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackDelivery(Base):
+    """One callback of a DAG run (a job to submit or a URL to POST), with its attempts."""
+
+    __tablename__ = "callback_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    group_id: Mapped[str] = mapped_column(ForeignKey("job_groups.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(Text)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Append-only, enforced by the database (the store writes with Core, not the ORM).

@@ -107,13 +107,16 @@ def unstarted_since(conn: Connection, cutoff: datetime, include_queued: bool) ->
     """Jobs created before ``cutoff`` that no worker has started and that should be on a queue.
 
     PENDING members of sequential groups are waiting for their turn, not for a message,
-    so they are left out.
+    and DAG steps wait inside their run's canvas, so they are left out.
     """
     sequential = select(groups.c.id).where(groups.c.mode == "sequential")
     pending = (jobs.c.status == JobState.PENDING.value) & (
         jobs.c.group_id.is_(None) | jobs.c.group_id.not_in(sequential)
     )
-    wanted = pending | (jobs.c.status == JobState.QUEUED.value) if include_queued else pending
+    # DAG steps travel inside their run's canvas: a lone message would lose what follows.
+    pending &= jobs.c.step.is_(None)
+    queued = (jobs.c.status == JobState.QUEUED.value) & jobs.c.step.is_(None)
+    wanted = pending | queued if include_queued else pending
     return list(
         conn.execute(
             select(jobs).where(wanted, jobs.c.created_at < cutoff).order_by(jobs.c.created_at)

@@ -156,7 +156,10 @@ _BEGIN = (
     )
     .returning(*_RETURNING)
 )
-_BEGIN_FRESH = _BEGIN.where(jobs.c.id == bindparam("b_id"), jobs.c.status.in_(_STARTABLE))
+_BEGIN_ANY = _BEGIN.where(jobs.c.id == bindparam("b_id"), jobs.c.status.in_(_STARTABLE))
+# The fast path skips DAG steps: they start only after ``jobsys.execution.dag.prepare`` (their
+# forEach items, whose inputs were resolved when the step expanded, take the fast path).
+_BEGIN_FRESH = _BEGIN_ANY.where(jobs.c.step.is_(None) | jobs.c.item_index.is_not(None))
 _BEGIN_AFTER_LOSS = _BEGIN.where(
     jobs.c.id == bindparam("b_id"), jobs.c.status == transition(J.RUNNING, J.RUNNING).value
 )
@@ -176,9 +179,10 @@ def start_attempt(
     conn: Connection, job_id: str, worker_id: str, now: datetime, stale_after: timedelta
 ) -> Started | Drop | Defer:
     """Begin the next attempt, or say why this delivery must not run (in a transaction)."""
-    started = begin_attempt(conn, job_id, worker_id, now)
-    if started is not None:
-        return started
+    params = {"b_id": job_id, "b_worker": worker_id, "b_now": now}
+    row = conn.execute(_BEGIN_ANY, params).one_or_none()
+    if row is not None:
+        return _started(row, now)
     job = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).one_or_none()
     if job is None:
         return Drop(f"job {job_id} is not in the store")
@@ -450,6 +454,20 @@ def insert_group(
     )
 
 
+_GROUP_STARTABLE = [GroupState.QUEUED.value]
+for _state in _GROUP_STARTABLE:
+    transition(GroupState(_state), GroupState.RUNNING)
+
+
+def group_running(conn: Connection, group_id: str, now: datetime) -> None:
+    """A member started: the group is RUNNING (one conditional UPDATE, no lock once it is)."""
+    conn.execute(
+        update(groups)
+        .where(groups.c.id == group_id, groups.c.status.in_(_GROUP_STARTABLE))
+        .values(status=GroupState.RUNNING.value, started_at=now, updated_at=now)
+    )
+
+
 def set_group_state(conn: Connection, group_id: str, to: GroupState, now: datetime) -> bool:
     """Move a group along its lifecycle if allowed from where it is; False if not."""
     row = conn.execute(
@@ -480,6 +498,13 @@ def settle_group(conn: Connection, group_id: str, now: datetime) -> GroupState |
     other, so the second sees the first's end and no group is left open.
     """
     conn.execute(select(groups.c.id).where(groups.c.id == group_id).with_for_update())
+    open_job = conn.execute(
+        select(jobs.c.id)
+        .where(jobs.c.group_id == group_id, jobs.c.status.not_in(_TERMINAL))
+        .limit(1)
+    ).first()
+    if open_job is not None:  # the common case, cheap even for a run of 10,000 jobs
+        return None
     counts: dict[str, int] = dict(
         conn.execute(
             select(jobs.c.status, func.count())

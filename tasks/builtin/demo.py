@@ -119,3 +119,60 @@ def render(inputs: RenderInput, ctx: JobContext) -> RenderOutput:
     """Needs ``demo.gpu@1``: stays QUEUED until a worker serves that capability."""
     (ctx.staging_dir / f"{inputs.scene}.txt").write_text(f"rendered {inputs.scene}\n")
     return RenderOutput(frame=f"{inputs.scene}.txt")
+
+
+class CountInput(BaseModel):
+    """How many items to produce."""
+
+    n: int = Field(ge=0, le=1_000_000)
+
+
+class CountOutput(BaseModel):
+    """The items ``0 .. n-1`` (a ``forEach`` can fan out over them)."""
+
+    items: list[int]
+
+
+@job_type("demo.count", capability="demo.basic@1", invariants=[RECREATABLE])
+def count(inputs: CountInput, ctx: JobContext) -> CountOutput:
+    """Produce the numbers ``0 .. n-1``."""
+    return CountOutput(items=list(range(inputs.n)))
+
+
+class SquareInput(BaseModel):
+    """A number; ``fail_on`` makes that number fail (to show a failing fan-out item)."""
+
+    x: int
+    fail_on: int | None = None
+
+
+class SquareOutput(BaseModel):
+    """The number squared."""
+
+    square: int
+
+
+@job_type("demo.square", capability="demo.basic@1", invariants=[RECREATABLE])
+def square(inputs: SquareInput, ctx: JobContext) -> SquareOutput:
+    """Square a number (fails fatally on ``fail_on``)."""
+    if inputs.x == inputs.fail_on:
+        raise FatalJobError(f"refusing to square {inputs.x}")
+    return SquareOutput(square=inputs.x * inputs.x)
+
+
+class ChooseInput(BaseModel):
+    """The successor steps a branch picks."""
+
+    choose: list[str]
+
+
+class ChooseOutput(BaseModel):
+    """``next``: the successors that run; the branch's other successors end SKIPPED."""
+
+    next: list[str]
+
+
+@job_type("demo.choose", capability="demo.basic@1", invariants=[RECREATABLE])
+def choose(inputs: ChooseInput, ctx: JobContext) -> ChooseOutput:
+    """A branch: name which successors run."""
+    return ChooseOutput(next=inputs.choose)

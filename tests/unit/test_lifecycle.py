@@ -43,7 +43,7 @@ EXPECTED: dict[type[Enum], dict[Enum, set[Enum]]] = {
         },
         J.COMPLETED: set(),
         J.COMPLETED_WITH_WARNINGS: set(),
-        J.SKIPPED: set(),
+        J.SKIPPED: {J.QUEUED},  # a DAG run retried from its failure
         J.FAILED: {J.QUEUED},  # manual retry
         J.CANCELLED: {J.QUEUED},  # manual retry
     },
@@ -58,7 +58,7 @@ EXPECTED: dict[type[Enum], dict[Enum, set[Enum]]] = {
     TemplateState: {
         T.CREATED: {T.ACTIVE, T.ARCHIVED},
         T.ACTIVE: {T.ARCHIVED},
-        T.ARCHIVED: set(),
+        T.ARCHIVED: {T.ACTIVE},  # applying the definition again revives it
     },
     ScheduleState: {
         S.CREATED: {S.ENABLED, S.DISABLED, S.DELETED},
@@ -115,7 +115,7 @@ def test_invalid_transition_names_entity_from_to_and_key() -> None:
     ("current", "to", "entity"),
     [
         (G.COMPLETED, G.RUNNING, "group"),
-        (T.ARCHIVED, T.ACTIVE, "template"),
+        (T.ACTIVE, T.CREATED, "template"),
         (S.DELETED, S.ENABLED, "schedule"),
     ],
 )
@@ -124,7 +124,7 @@ def test_invalid_transition_names_each_entity(current: Enum, to: Enum, entity: s
         transition(current, to)
 
 
-def test_terminal_job_states_have_no_exit_but_manual_retry() -> None:
+def test_terminal_job_states_have_no_exit_but_a_retry() -> None:
     assert JOB_TERMINAL == {
         J.COMPLETED,
         J.COMPLETED_WITH_WARNINGS,
@@ -136,7 +136,7 @@ def test_terminal_job_states_have_no_exit_but_manual_retry() -> None:
     assert exits == {
         J.COMPLETED: set(),
         J.COMPLETED_WITH_WARNINGS: set(),
-        J.SKIPPED: set(),
+        J.SKIPPED: {J.QUEUED},
         J.FAILED: {J.QUEUED},
         J.CANCELLED: {J.QUEUED},
     }
