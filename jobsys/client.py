@@ -591,9 +591,10 @@ class Client:
             )
         except NotFound:
             job = self.job(self.resolve(template))
-            if not job.group_id:
-                raise
-            manifest = Manifest.model_validate(self.group(job.group_id)[0].definition)
+            definition = self.group(job.group_id)[0].definition if job.group_id else None
+            if definition is None:  # a job on its own, or in a batch: no DAG
+                raise NotFound("template or DAG run of job", template) from None
+            manifest = Manifest.model_validate(definition)
         return Dag.of(manifest)
 
     def run_tasks(self, group_id: str) -> list[Any]:

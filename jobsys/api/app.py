@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from jobsys.api import errors
 from jobsys.api.auth import TokenBook
 from jobsys.api.deps import WorkerWatch, authorize
-from jobsys.api.routes import groups, jobs
+from jobsys.api.routes import dags, groups, jobs, templates
 from jobsys.api.schemas import ErrorBody, Health
 from jobsys.client import Client
 from jobsys.settings import Settings, load_settings
@@ -70,6 +70,8 @@ def create_api(settings: Settings | None = None, client: Client | None = None) -
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
     v1.include_router(jobs.router)
+    v1.include_router(dags.router)
     v1.include_router(groups.router)
+    v1.include_router(templates.router)
     app.include_router(v1)
     return app
