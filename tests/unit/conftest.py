@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from ._api import TOKENS
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +22,24 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     return workdir
+
+
+@pytest.fixture
+def embedded_client(tmp_path: Path) -> Iterator[Any]:
+    """A client on a fresh embedded store, with the API tokens of ``_api``."""
+    from jobsys.client import Client
+    from jobsys.settings import Settings
+
+    with Client(Settings(home=tmp_path / "home", api_tokens=TOKENS)) as client:
+        yield client
+
+
+@pytest.fixture
+def api(embedded_client: Any) -> Iterator[Any]:
+    """The API app on ``embedded_client``, through FastAPI's TestClient."""
+    from fastapi.testclient import TestClient
+
+    from jobsys.api import create_api
+
+    with TestClient(create_api(client=embedded_client)) as http:
+        yield http

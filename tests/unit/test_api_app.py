@@ -7,7 +7,6 @@ needs a token, and every mutation an admin one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,37 +14,12 @@ from fastapi.testclient import TestClient
 
 from jobsys import errors
 from jobsys.api import create_api
-from jobsys.api.auth import hash_token
 from jobsys.api.errors import HTTP_STATUS, status_of
 from jobsys.client import Client
 from jobsys.errors import JobError, JobsysError
 from jobsys.settings import Settings
 
-ADMIN, READER = "admin-secret-1", "reader-secret-2"
-AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
-AS_READER = {"Authorization": f"Bearer {READER}"}
-TOKENS = [f"admin:{hash_token(ADMIN)}:ci", f"read:{hash_token(READER)}:dash"]
-NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    with Client(Settings(home=tmp_path / "home", api_tokens=TOKENS)) as c:
-        yield c
-
-
-@pytest.fixture
-def api(client: Client) -> Iterator[TestClient]:
-    with TestClient(create_api(client=client)) as http:
-        yield http
-
-
-def error_of(response: object) -> dict[str, object]:
-    body = response.json()  # type: ignore[attr-defined]
-    assert set(body) == {"error"}, body
-    detail: dict[str, object] = body["error"]
-    return detail
-
+from ._api import ADMIN, AS_ADMIN, AS_READER, NO_SUCH_ID, TOKENS, error_of
 
 # --- the error map ---------------------------------------------------------------------
 
@@ -197,14 +171,19 @@ def test_submit_then_show_a_job_waiting_for_its_capability(api: TestClient) -> N
     ],
 )
 def test_bad_input_is_422_naming_the_field_and_nothing_is_written(
-    api: TestClient, client: Client, body: dict[str, object], type_: str, field: str, says: str
+    api: TestClient,
+    embedded_client: Client,
+    body: dict[str, object],
+    type_: str,
+    field: str,
+    says: str,
 ) -> None:
     response = api.post("/v1/jobs", headers=AS_ADMIN, json=body)
     assert response.status_code == 422
     error = error_of(response)
     assert (error["type"], error["field"]) == (type_, field)
     assert says in str(error["message"])
-    assert client.jobs() == []
+    assert embedded_client.jobs() == []
 
 
 def test_a_body_that_is_not_json_is_422(api: TestClient) -> None:
@@ -255,8 +234,8 @@ def test_retry_requeues_a_cancelled_job_and_refuses_a_queued_one(api: TestClient
     assert retried.json()["status"] == "QUEUED"
 
 
-def test_a_group_with_its_jobs(api: TestClient, client: Client) -> None:
-    group_id = client.submit_group(
+def test_a_group_with_its_jobs(api: TestClient, embedded_client: Client) -> None:
+    group_id = embedded_client.submit_group(
         [("demo.echo", {"message": "a"}), ("demo.render", {"scene": "s"})], mode="sequential"
     )
     group = api.get(f"/v1/groups/{group_id}", headers=AS_READER).json()
@@ -266,7 +245,7 @@ def test_a_group_with_its_jobs(api: TestClient, client: Client) -> None:
         ("demo.render", "PENDING"),
     ]
     assert group["jobs"][1]["waiting_for"] == "capability demo.gpu@1: no worker serves it"
-    client.submit("demo.echo", {"message": "not in the group"})
+    embedded_client.submit("demo.echo", {"message": "not in the group"})
     members = api.get("/v1/jobs", params={"group": group_id}, headers=AS_READER).json()
     assert sorted(j["id"] for j in members) == sorted(j["id"] for j in group["jobs"])
 
