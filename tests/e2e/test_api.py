@@ -238,3 +238,43 @@ def test_hash_token_prints_the_sha256_to_configure(tmp_path: Path) -> None:
     assert run_jobsys(["api", "hash-token", "t0ken"], tmp_path).stdout.strip() == hash_token(
         "t0ken"
     )
+
+
+def test_a_manifest_applied_and_run_through_the_api(
+    start_api: StartApi, start_worker: StartWorker
+) -> None:
+    start_worker(["demo.basic@1", "jobsys.noop@1"], concurrency=2)
+    api = start_api()
+    manifest = Path(__file__).parents[2] / "config" / "manifests" / "demo-pipeline.job.yaml"
+    applied = api.as_admin.post(
+        "/v1/jobdefs/apply",
+        content=manifest.read_bytes(),
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["counts"] == {"create": 1}
+
+    started = api.as_admin.post(
+        "/v1/templates/demo-pipeline/runs", json={"params": {"greeting": "bonjour"}}
+    )
+    assert started.status_code == 201, started.text
+    run_id = started.json()["id"]
+
+    def ended() -> dict[str, Any] | None:
+        group: dict[str, Any] = api.as_reader.get(f"/v1/groups/{run_id}").json()
+        return group if group["status"] in ("COMPLETED", "FAILED", "CANCELLED") else None
+
+    group = wait_until(ended, 60, message=f"run {run_id} to end")
+    assert group["status"] == "COMPLETED", group
+
+    tasks = api.as_reader.get(f"/v1/jobs/demo-pipeline/runs/{run_id}/tasks").json()
+    assert {n["name"]: n["outcome"] for n in tasks["nodes"]} == {
+        "greet": "success",
+        "left": "success",
+        "right": "success",
+        "join": "success",
+    }
+    nodes = {n["name"]: n for n in tasks["nodes"]}
+    assert nodes["greet"]["jobs"][0]["params"] == {"message": "bonjour", "times": 1}
+    assert nodes["left"]["jobs"][0]["params"]["message"] == "left saw echo.txt"
+    assert nodes["right"]["jobs"][0]["attempt"] == 2, "demo.flaky succeeds on its second try"
