@@ -278,7 +278,7 @@ def bind_internal_tasks(app: Celery, runtime: Runtime) -> None:
 
     settings = runtime.settings
 
-    @app.task(name=EXPAND, bind=True, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(name=EXPAND, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False)  # type: ignore[untyped-decorator]
     def expand(self: Task, parent_id: str) -> str:
         outcome = expand_step(runtime, parent_id)
         if isinstance(outcome, float):
@@ -291,11 +291,11 @@ def bind_internal_tasks(app: Celery, runtime: Runtime) -> None:
         sigs = [member_signature(app, settings, r, timeout) for r in outcome]
         raise self.replace(group(sigs))
 
-    @app.task(name=BARRIER, acks_late=True)  # type: ignore[untyped-decorator]
+    @app.task(name=BARRIER, acks_late=True, shared=False)  # type: ignore[untyped-decorator]
     def barrier() -> str:
         return "joined"
 
-    @app.task(name=JOIN_FAILED, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=JOIN_FAILED, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def on_error(self: Task, group_id: str, step: str | None = None, *args: Any) -> str:
         error = next((repr(a) for a in args if isinstance(a, BaseException)), "see the worker log")
         join_failed(runtime, group_id, step, error)

@@ -40,7 +40,9 @@ def _bind(app: Celery, runtime: Runtime, spec: JobType[Any, Any]) -> None:
 
     run.__name__ = spec.name.replace(".", "_")
     run.__doc__ = spec.description
-    options: dict[str, Any] = {"name": spec.name, "bind": True, "base": JobTask}
+    # Not shared: a task closes over its runtime, so another app (another Runtime in the
+    # same process: tests, the API server) must not inherit it.
+    options: dict[str, Any] = {"name": spec.name, "bind": True, "base": JobTask, "shared": False}
     if spec.soft_time_limit:
         options["soft_time_limit"] = spec.soft_time_limit
     if spec.time_limit or spec.soft_time_limit:
