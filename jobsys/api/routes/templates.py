@@ -58,10 +58,10 @@ def apply(
     invalid = [c.name for c in body.changes if c.action == "invalid"]
     conflict = [c.name for c in body.changes if c.action == "conflict"]
     if invalid:
-        response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+        response.status_code = 422
         body.error = ErrorDetail(type="DefinitionError", message=f"invalid: {', '.join(invalid)}")
     elif conflict:
-        response.status_code = status.HTTP_409_CONFLICT
+        response.status_code = 409
         body.error = ErrorDetail(
             type="Conflict",
             message=f"owned by another source (force takes over): {', '.join(conflict)}",
