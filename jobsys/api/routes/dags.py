@@ -6,9 +6,9 @@ is that run's, as it was when the run started).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from jobsys.api.deps import ClientDep, WatchDep
 from jobsys.api.schemas import DagOut, JobOut, RunTasksOut, StepOut
@@ -17,6 +17,11 @@ from jobsys.errors import NotFound
 from jobsys.workflows.runs import by_step, outcome
 
 router = APIRouter(prefix="/jobs", tags=["dags"])
+
+#: ``{job_id}`` of these routes: the job definition, or a job of one of its runs
+DefinitionKey = Annotated[
+    str, Path(description="A template's name or id, or the id of a job in a DAG run.")
+]
 
 
 def _run_of(client: Client, key: str, run_id: str) -> Any:
@@ -32,13 +37,18 @@ def _run_of(client: Client, key: str, run_id: str) -> Any:
 
 
 @router.get("/{job_id}/tasks", summary="A job definition's DAG")
-def tasks(job_id: str, client: ClientDep) -> DagOut:
+def tasks(job_id: DefinitionKey, client: ClientDep) -> DagOut:
     """Nodes, edges and a topological order of a template, or of a job's DAG run."""
     return DagOut.model_validate(client.dag(job_id).to_dict())
 
 
 @router.get("/{job_id}/runs/{run_id}/tasks", summary="A DAG run, node by node")
-def run_tasks(job_id: str, run_id: str, client: ClientDep, watch: WatchDep) -> RunTasksOut:
+def run_tasks(
+    job_id: DefinitionKey,
+    run_id: Annotated[str, Path(description="The run's (JobGroup's) id.")],
+    client: ClientDep,
+    watch: WatchDep,
+) -> RunTasksOut:
     """Each node of the run (a JobGroup id) with its outcome and its job(s)."""
     group = _run_of(client, job_id, run_id)
     rows = client.run_tasks(run_id)
