@@ -209,6 +209,11 @@ class Client:
         with store_errors(self.settings), self.runtime.engine.connect() as conn:
             return queries.resolve_job_id(conn, job_id)
 
+    def resolve_group(self, group_id: str) -> str:
+        """The full id of a group (a run or a batch) given its id or a unique prefix of it."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            return queries.resolve_group_id(conn, group_id)
+
     def handle(self, job_id: str) -> JobHandle:
         """A handle on an existing job."""
         self.job(job_id)
