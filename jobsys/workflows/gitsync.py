@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pathspec
 from dulwich import porcelain
-from dulwich.client import get_transport_and_path
+from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID
@@ -92,6 +92,10 @@ def fetch(config: GitConfig, secrets: SecretResolver | None = None) -> Checkout:
         with _credentials(config, resolvers) as creds:
             client, path = get_transport_and_path(config.repo, **creds)
             result = client.fetch(path, repo)
+    except (HTTPUnauthorized, HTTPProxyUnauthorized) as exc:
+        raise ConfigError(
+            f"cannot fetch {config.repo}: authentication failed ({_reason(exc)})", setting="--token"
+        ) from exc
     except (GitProtocolError, HangupException, NotGitRepository, OSError) as exc:
         raise ConfigError(f"cannot fetch {config.repo}: {_reason(exc)}", setting="--repo") from exc
     finally:
