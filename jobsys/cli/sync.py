@@ -36,6 +36,9 @@ def git(
     ssh_key: str | None = typer.Option(
         None, "--ssh-key", help="SSH private key as a secret reference (secret://file/PATH)."
     ),
+    ssh_command: str | None = typer.Option(
+        None, "--ssh-command", help="The ssh program and options (default: ssh)."
+    ),
     force: bool = typer.Option(
         False, "--force", help="Apply even if the commit did not change; take over templates."
     ),
@@ -57,6 +60,7 @@ def git(
             token=token,
             ssh_key=ssh_key,
             username=username,
+            ssh_command=ssh_command,
         )
         if interval is None:
             if not _sync(client, config, force, prune):
