@@ -92,7 +92,9 @@ def diff(
 def _summary(row: Any) -> dict[str, Any]:
     data = render.row_dict(row)
     prov = data.get("provenance") or {}
-    data["source"] = prov.get("path") or data.get("source_id")
+    path = prov.get("path")
+    data["source"] = render.short_path(path) if prov.get("kind") == "file" else path
+    data["source"] = data["source"] or data.get("source_id")
     return data
 
 
