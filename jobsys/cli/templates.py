@@ -93,8 +93,9 @@ def _summary(row: Any) -> dict[str, Any]:
     data = render.row_dict(row)
     prov = data.get("provenance") or {}
     path = prov.get("path")
-    data["source"] = render.short_path(path) if prov.get("kind") == "file" else path
-    data["source"] = data["source"] or data.get("source_id")
+    if path and prov.get("kind") == "file":
+        path = render.short_path(str(path))
+    data["source"] = path or data.get("source_id")
     return data
 
 
