@@ -38,9 +38,8 @@ from dulwich.repo import Repo
 from jobsys.errors import ConfigError
 from jobsys.secrets import SecretResolver, SecretResolvers
 from jobsys.workflows.apply import ApplyReport, Source
-from jobsys.workflows.loader import Document, load_text
+from jobsys.workflows.loader import DEFAULT_GLOB, Document, load_text
 
-DEFAULT_GLOB = "**/*.job.yaml"
 #: the ref in the clone naming the last commit applied from it
 SYNCED_REF = Ref(b"refs/jobsys/synced")
 #: the user name sent with an HTTPS token (GitHub accepts any; GitLab wants oauth2)
