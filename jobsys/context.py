@@ -137,7 +137,7 @@ class JobContext:
 
     def warn(self, message: str) -> None:
         """Record a warning: the run ends COMPLETED_WITH_WARNINGS instead of COMPLETED."""
-        self.warnings.append(message)
+        self.warnings.append(self.redact(message))
         self.logger.warning(message)
 
     def close(self) -> None:

@@ -62,6 +62,14 @@ def test_records_passed_up_to_the_worker_log_are_masked_too(
     assert PLANTED not in caplog.text
 
 
+def test_a_warning_quoting_a_secret_is_recorded_masked(ctx: JobContext) -> None:
+    token = ctx.secrets.resolve("secret://env/JOBSYS_TEST_PLANTED")
+    ctx.warn(f"token {token} expires soon")
+    ctx.close()
+    assert ctx.warnings == ["token *** expires soon"]
+    assert PLANTED not in ctx.log_path.read_text()
+
+
 def test_only_resolved_values_are_masked(ctx: JobContext) -> None:
     assert ctx.redact(f"nothing resolved yet: {PLANTED}") == f"nothing resolved yet: {PLANTED}"
     ctx.secrets.resolve("secret://env/JOBSYS_TEST_PLANTED")
