@@ -19,9 +19,7 @@ CAPS = ["demo.basic@1", "jobsys.noop@1"]
 
 def manifest(name: str, steps: str, params: str = "") -> str:
     """A manifest document (steps given as YAML, indented by two spaces)."""
-    return (
-        f"apiVersion: jobsys/v1\nkind: Job\nmetadata:\n  name: {name}\n{params}steps:\n{steps}"
-    )
+    return f"apiVersion: jobsys/v1\nkind: Job\nmetadata:\n  name: {name}\n{params}steps:\n{steps}"
 
 
 def run(client: Client, text: str, name: str, **params: object) -> tuple[str, dict[str, list]]:
