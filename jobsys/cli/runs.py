@@ -76,7 +76,7 @@ def run(
 def print_run(client: Client, group_id: str) -> None:
     """A run's state and one line per step (forEach items counted by state)."""
     group, _ = client.group(group_id)
-    typer.echo(f"run {group.id} {group.name or ''}: {render.status(group.status)}")
+    typer.echo(f"run {group.id} {group.name or ''}: {group.status}")
     if group.error:
         typer.echo(f"  {group.error}")
     rows: dict[str, list[Any]] = {}
