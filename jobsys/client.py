@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -35,11 +35,13 @@ from jobsys.settings import Settings, load_settings
 from jobsys.store import dags, queries, templates, writes
 from jobsys.store.models import new_id
 from jobsys.store.session import store_errors
-from jobsys.workflows import gitsync, runs
+from jobsys.workflows import runs
 from jobsys.workflows.apply import ApplyReport, Change, Source, apply_changes, plan
-from jobsys.workflows.gitsync import GitConfig, SyncResult
 from jobsys.workflows.loader import Document, load_paths, load_text
 from jobsys.workflows.manifest import Manifest, Metadata
+
+if TYPE_CHECKING:  # dulwich loads only when a sync runs
+    from jobsys.workflows.gitsync import GitConfig, SyncResult
 
 GROUP_MODES = ("parallel", "sequential")
 #: the source that owns templates made by ``Client.create_template`` (apply will not overwrite them)
@@ -208,6 +210,11 @@ class Client:
         """The full id of a job given its id or a unique prefix of it."""
         with store_errors(self.settings), self.runtime.engine.connect() as conn:
             return queries.resolve_job_id(conn, job_id)
+
+    def resolve_group(self, group_id: str) -> str:
+        """The full id of a group (a run or a batch) given its id or a unique prefix of it."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            return queries.resolve_group_id(conn, group_id)
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle on an existing job."""
@@ -401,6 +408,9 @@ class Client:
         ``force`` also takes over templates other sources own. Provenance records
         repo, ref, commit and the path inside the repository.
         """
+        from jobsys.workflows import gitsync
+        from jobsys.workflows.gitsync import SyncResult
+
         checkout = gitsync.fetch(config, secrets)
         if checkout.already_synced and not force:
             return SyncResult(checkout.commit, True, ApplyReport(()))

@@ -3,14 +3,19 @@
 A job id, the attempt number, a staging directory (created on first use), a
 progress reporter, a logger writing to the job's own log file (opened on first
 use), a secret resolver, and ``warn()`` for outputs that succeeded with warnings.
+
+Every value resolved through ``ctx.secrets`` is remembered by the context: the job's
+logger replaces it with ``***`` in messages and tracebacks, and ``ctx.redact(text)``
+does the same for any text leaving the job (the error recorded for a failed attempt).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from jobsys.secrets import SecretResolver, SecretResolvers
 
@@ -42,6 +47,49 @@ class NullProgress:
         self.failed = failed if failed is not None else self.failed
 
 
+MASK = "***"
+
+
+class _RememberingResolver:
+    """Resolves through another resolver and remembers every value it hands out."""
+
+    def __init__(self, inner: SecretResolver, values: set[str]) -> None:
+        self._inner, self._values = inner, values
+
+    def resolve(self, ref: str) -> str:
+        """The secret's value (now masked in this job's logs and errors)."""
+        value = self._inner.resolve(ref)
+        if value:
+            self._values.add(value)
+            # A multi-line secret (a key) is also masked line by line.
+            self._values.update(line for line in value.splitlines() if len(line.strip()) >= 8)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _RedactFilter(logging.Filter):
+    """Masks resolved secret values in a record's message, traceback and stack."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
+        return True
+
+
 @dataclass
 class JobContext:
     """Everything a job type may use besides its inputs. Not a dict: typed."""
@@ -55,6 +103,16 @@ class JobContext:
     secrets: SecretResolver = field(default_factory=SecretResolvers)
     warnings: list[str] = field(default_factory=list)
     _logger: logging.Logger | None = field(default=None, repr=False)
+    _secret_values: set[str] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = _RememberingResolver(self.secrets, self._secret_values)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value resolved through ``self.secrets`` replaced by ***."""
+        for value in sorted(self._secret_values, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return text
 
     @property
     def staging_dir(self) -> Path:
@@ -73,12 +131,13 @@ class JobContext:
             handler = logging.FileHandler(self.log_path, encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             logger.addHandler(handler)
+            logger.addFilter(_RedactFilter(self.redact))
             self._logger = logger
         return self._logger
 
     def warn(self, message: str) -> None:
         """Record a warning: the run ends COMPLETED_WITH_WARNINGS instead of COMPLETED."""
-        self.warnings.append(message)
+        self.warnings.append(self.redact(message))
         self.logger.warning(message)
 
     def close(self) -> None:

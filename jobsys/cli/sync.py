@@ -6,13 +6,17 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
 from jobsys.cli.templates import print_changes
 from jobsys.client import Client
 from jobsys.errors import JobsysError
-from jobsys.workflows.gitsync import DEFAULT_GLOB, DEFAULT_USERNAME, GitConfig, default_workdir
+from jobsys.workflows.loader import DEFAULT_GLOB
+
+if TYPE_CHECKING:
+    from jobsys.workflows.gitsync import GitConfig
 
 app = typer.Typer(help="Keep templates in step with a source of manifests.")
 
@@ -32,9 +36,14 @@ def git(
     token: str | None = typer.Option(
         None, "--token", help="HTTPS token as a secret reference (secret://env/NAME)."
     ),
-    username: str = typer.Option(DEFAULT_USERNAME, "--username", help="User sent with --token."),
+    username: str | None = typer.Option(
+        None, "--username", help="User sent with --token (default: x-access-token)."
+    ),
     ssh_key: str | None = typer.Option(
         None, "--ssh-key", help="SSH private key as a secret reference (secret://file/PATH)."
+    ),
+    ssh_command: str | None = typer.Option(
+        None, "--ssh-command", help="The ssh program and options (default: ssh)."
     ),
     force: bool = typer.Option(
         False, "--force", help="Apply even if the commit did not change; take over templates."
@@ -48,6 +57,8 @@ def git(
         raise typer.BadParameter("give --interval or --once, not both", param_hint="--interval")
     if "://" not in repo and Path(repo).exists():
         repo = str(Path(repo).resolve())  # a local path: one identity wherever it is run from
+    from jobsys.workflows.gitsync import GitConfig, default_workdir  # dulwich: only when syncing
+
     with Client() as client:
         config = GitConfig(
             repo=repo,
@@ -56,7 +67,8 @@ def git(
             workdir=workdir or default_workdir(client.settings.resolved_home, repo),
             token=token,
             ssh_key=ssh_key,
-            username=username,
+            ssh_command=ssh_command,
+            **({"username": username} if username else {}),
         )
         if interval is None:
             if not _sync(client, config, force, prune):

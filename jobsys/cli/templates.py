@@ -92,7 +92,10 @@ def diff(
 def _summary(row: Any) -> dict[str, Any]:
     data = render.row_dict(row)
     prov = data.get("provenance") or {}
-    data["source"] = prov.get("path") or data.get("source_id")
+    path = prov.get("path")
+    if path and prov.get("kind") == "file":
+        path = render.short_path(str(path))
+    data["source"] = path or data.get("source_id")
     return data
 
 

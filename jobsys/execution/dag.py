@@ -53,12 +53,20 @@ def _now() -> datetime:
 # --- signatures and canvas ---------------------------------------------------------------
 
 
+def _results(settings: Settings) -> dict[str, Any]:
+    """Redis joins chords natively (a counter), whatever the tasks store; a database backend
+    polls the header's stored results (Celery's ``chord_unlock``, sent to the body's queue)."""
+    native = settings.effective_result_backend.split("://", 1)[0] in {"redis", "rediss"}
+    return {"ignore_result": native}
+
+
 def member_signature(app: Celery, settings: Settings, row: Any, timeout: float | None) -> Any:
     """The signature of one step job (or forEach item)."""
     options: dict[str, Any] = {
         "task_id": row.task_id or row.id,
         "queue": row.capability,
         "priority": broker_priority(settings, row.priority),
+        **_results(settings),
     }
     if timeout:
         options.update(soft_time_limit=timeout, time_limit=timeout + 30)
@@ -107,12 +115,13 @@ def run_canvas(
                 queue=own.capability,
                 priority=broker_priority(settings, own.priority),
                 immutable=True,
+                **_results(settings),
             )
         return member_signature(app, settings, own, timeout)
 
     def barrier(part: Any) -> Any:
         queue = rows[first_step(part)][0].capability
-        return app.signature(BARRIER, queue=queue, immutable=True)
+        return app.signature(BARRIER, queue=queue, immutable=True, **_results(settings))
 
     return to_canvas(compiled.plan, signature, barrier), compiled
 
@@ -274,11 +283,11 @@ def join_failed(runtime: Runtime, group_id: str, step: str | None, error: str) -
 
 def bind_internal_tasks(app: Celery, runtime: Runtime) -> None:
     """Register ``jobsys.expand``, ``jobsys.barrier`` and ``jobsys.join_failed`` on ``app``."""
-    from celery import group
+    from celery import chord, group
 
     settings = runtime.settings
 
-    @app.task(name=EXPAND, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False)  # type: ignore[untyped-decorator]
+    @app.task(name=EXPAND, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def expand(self: Task, parent_id: str) -> str:
         outcome = expand_step(runtime, parent_id)
         if isinstance(outcome, float):
@@ -289,9 +298,15 @@ def bind_internal_tasks(app: Celery, runtime: Runtime) -> None:
             manifest = _load(conn, outcome[0].group_id)[1]
         timeout = next(s.timeout for s in manifest.steps if s.name == outcome[0].step)
         sigs = [member_signature(app, settings, r, timeout) for r in outcome]
-        raise self.replace(group(sigs))
+        # A chord whose body is a barrier on the items' queue: what follows the forEach step
+        # waits for every item (replacing with a bare group would join on Celery's own
+        # accumulate task, on a queue no jobsys worker consumes).
+        join = app.signature(
+            BARRIER, queue=outcome[0].capability, immutable=True, **_results(settings)
+        )
+        raise self.replace(chord(group(sigs), join))
 
-    @app.task(name=BARRIER, acks_late=True, shared=False)  # type: ignore[untyped-decorator]
+    @app.task(name=BARRIER, shared=False, acks_late=True)  # type: ignore[untyped-decorator]
     def barrier() -> str:
         return "joined"
 

@@ -65,6 +65,7 @@ def publish(runtime: Runtime, messages: Sequence[Message]) -> None:
                         queue=m.queue,
                         priority=broker_priority(settings, m.priority),
                         producer=producer,
+                        ignore_result=True,  # outcomes live in the store: never subscribe
                         retry=True,
                         retry_policy=PUBLISH_RETRY,
                     )

@@ -203,13 +203,13 @@ def _conclude(
         exc = attempt.exc or FatalJobError("no output")
         decision = classify(exc, spec, begun.attempt, begun.max_attempts)
         staging.clear(ctx.staging_path)
-        message = str(exc) or type(exc).__name__
+        message = ctx.redact(str(exc) or type(exc).__name__)  # no secret value in the store
         run = {
             "status": RunStatus.FAILED.value,
             "exit_code": 1,
             "error": message,
             "error_type": type(exc).__name__,
-            "traceback": attempt.tb,
+            "traceback": ctx.redact(attempt.tb) if attempt.tb else None,
             "artifacts": {},
         }
         job_values = {"error": message, "error_type": type(exc).__name__}

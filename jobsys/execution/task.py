@@ -40,8 +40,8 @@ def _bind(app: Celery, runtime: Runtime, spec: JobType[Any, Any]) -> None:
 
     run.__name__ = spec.name.replace(".", "_")
     run.__doc__ = spec.description
-    # Not shared: a task closes over its runtime, so another app (another Runtime in the
-    # same process: tests, the API server) must not inherit it.
+    # shared=False: a task belongs to this app only (Celery's default registers it on every
+    # app created later in the process, with this runtime's closure).
     options: dict[str, Any] = {"name": spec.name, "bind": True, "base": JobTask, "shared": False}
     if spec.soft_time_limit:
         options["soft_time_limit"] = spec.soft_time_limit

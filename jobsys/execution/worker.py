@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jobsys.capabilities import Capability
-from jobsys.celery import broker_errors
+from jobsys.celery import DEFAULT_QUEUE, broker_errors
 from jobsys.errors import ConfigError
 from jobsys.jobtypes import JobTypeRegistry
 from jobsys.runtime import Runtime
@@ -60,14 +60,19 @@ def run_worker(
     name: str | None = None,
     loglevel: str = "INFO",
 ) -> None:
-    """Run a Celery worker consuming exactly the queues of ``serve`` (blocks)."""
+    """Run a Celery worker consuming exactly the queues of ``serve`` (blocks).
+
+    Every worker also consumes ``jobsys.default``, where Celery sends its own internal
+    tasks (the ``chord_unlock`` that joins a DAG run's chord on a database result
+    backend); no job is ever routed there.
+    """
     runtime.engine  # noqa: B018 - fail now, naming the setting, if the store is unusable
     check_broker(runtime)
     node = name or f"jobsys-{os.getpid()}@{socket.gethostname()}"
     argv = [
         "worker",
         "--queues",
-        ",".join(serve),
+        ",".join([*serve, DEFAULT_QUEUE]),
         "--concurrency",
         str(concurrency or runtime.settings.worker_concurrency),
         "--pool",

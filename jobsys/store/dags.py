@@ -68,7 +68,7 @@ def step_jobs(conn: Connection, group_id: str) -> list[Any]:
         conn.execute(
             select(jobs)
             .where(jobs.c.group_id == group_id)
-            .order_by(jobs.c.position, jobs.c.item_index)
+            .order_by(jobs.c.position, jobs.c.item_index.asc().nulls_first())
         ).all()
     )
 

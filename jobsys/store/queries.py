@@ -27,13 +27,22 @@ def get_job(conn: Connection, job_id: str) -> Any:
 
 def resolve_job_id(conn: Connection, prefix: str) -> str:
     """The full id of the one job whose id starts with ``prefix`` (as git resolves hashes)."""
+    return _resolve(conn, jobs, "job", prefix)
+
+
+def resolve_group_id(conn: Connection, prefix: str) -> str:
+    """The full id of the one group (run or batch) whose id starts with ``prefix``."""
+    return _resolve(conn, groups, "run", prefix)
+
+
+def _resolve(conn: Connection, table: Table, entity: str, prefix: str) -> str:
     if len(prefix) >= 36:
         return prefix
     ids = list(
-        conn.execute(select(jobs.c.id).where(jobs.c.id.startswith(prefix)).limit(2)).scalars()
+        conn.execute(select(table.c.id).where(table.c.id.startswith(prefix)).limit(2)).scalars()
     )
     if len(ids) != 1:
-        raise NotFound("job", prefix + (" (ambiguous prefix)" if ids else ""))
+        raise NotFound(entity, prefix + (" (ambiguous prefix)" if ids else ""))
     return str(ids[0])
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pathspec
 from dulwich import porcelain
-from dulwich.client import get_transport_and_path
+from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID
@@ -38,9 +38,8 @@ from dulwich.repo import Repo
 from jobsys.errors import ConfigError
 from jobsys.secrets import SecretResolver, SecretResolvers
 from jobsys.workflows.apply import ApplyReport, Source
-from jobsys.workflows.loader import Document, load_text
+from jobsys.workflows.loader import DEFAULT_GLOB, Document, load_text
 
-DEFAULT_GLOB = "**/*.job.yaml"
 #: the ref in the clone naming the last commit applied from it
 SYNCED_REF = Ref(b"refs/jobsys/synced")
 #: the user name sent with an HTTPS token (GitHub accepts any; GitLab wants oauth2)
@@ -92,6 +91,10 @@ def fetch(config: GitConfig, secrets: SecretResolver | None = None) -> Checkout:
         with _credentials(config, resolvers) as creds:
             client, path = get_transport_and_path(config.repo, **creds)
             result = client.fetch(path, repo)
+    except (HTTPUnauthorized, HTTPProxyUnauthorized) as exc:
+        raise ConfigError(
+            f"cannot fetch {config.repo}: authentication failed ({_reason(exc)})", setting="--token"
+        ) from exc
     except (GitProtocolError, HangupException, NotGitRepository, OSError) as exc:
         raise ConfigError(f"cannot fetch {config.repo}: {_reason(exc)}", setting="--repo") from exc
     finally:

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from jobsys.workflows.manifest import Manifest
 
 Loc = tuple[str | int, ...]
+#: the files a directory of manifests contributes
+DEFAULT_GLOB = "**/*.job.yaml"
 
 
 @dataclass(frozen=True, order=True)
@@ -144,7 +146,7 @@ def load_text(text: str, file: str = "<stdin>") -> list[Document]:
     return docs
 
 
-def manifest_files(paths: Iterable[str | Path], pattern: str = "**/*.job.yaml") -> Iterator[Path]:
+def manifest_files(paths: Iterable[str | Path], pattern: str = DEFAULT_GLOB) -> Iterator[Path]:
     """Files named by ``paths`` (directories expanded by ``pattern``), in a stable order."""
     for raw in paths:
         path = Path(raw)
@@ -154,7 +156,7 @@ def manifest_files(paths: Iterable[str | Path], pattern: str = "**/*.job.yaml") 
             yield path
 
 
-def load_paths(paths: Iterable[str | Path], pattern: str = "**/*.job.yaml") -> list[Document]:
+def load_paths(paths: Iterable[str | Path], pattern: str = DEFAULT_GLOB) -> list[Document]:
     """Every document of every file named (``-`` is not handled here: read stdin yourself)."""
     docs: list[Document] = []
     for path in manifest_files(paths, pattern):

@@ -425,3 +425,13 @@ def test_the_content_hash_ignores_key_order_and_schema_url() -> None:
     assert a is not None and b is not None
     assert content_hash(definition_of(a)) == content_hash(definition_of(b))
     assert content_hash({"x": 1, "y": 2}) == content_hash({"y": 2, "x": 1})
+
+
+def test_a_stored_definition_validates_back_into_the_same_manifest() -> None:
+    from jobsys.workflows.manifest import Manifest
+
+    for path in sorted((Path(__file__).resolve().parents[3] / "config" / "manifests").glob("*")):
+        [doc] = load_text(path.read_text(), str(path))
+        assert doc.manifest is not None
+        again = Manifest.model_validate(definition_of(doc.manifest))
+        assert again == doc.manifest.model_copy(update={"schema_": None})
