@@ -129,7 +129,7 @@ def test_a_run_of_a_template_node_by_node(api: TestClient, embedded_client: Clie
 
     by_job = api.get(f"/v1/jobs/{greet['jobs'][0]['id']}/tasks", headers=AS_READER).json()
     assert by_job["edges"] == tasks["edges"]
-    same_run = f"/v1/jobs/{greet['jobs'][0]['id']}/runs/{run['id']}/tasks"
+    same_run = f"/v1/jobs/{greet['jobs'][0]['id']}/runs/{run['id'][:8]}/tasks"
     assert api.get(same_run, headers=AS_READER).status_code == 200
 
     other = embedded_client.create_template("echo-hi", "demo.echo", {"message": "hi"})
@@ -137,7 +137,8 @@ def test_a_run_of_a_template_node_by_node(api: TestClient, embedded_client: Clie
     assert wrong.status_code == 404
     assert "no DAG run of echo-hi" in error_of(wrong)["message"]
 
-    cancelled = api.post(f"/v1/groups/{run['id']}/cancel", headers=AS_ADMIN).json()
+    assert api.get(f"/v1/groups/{run['id'][:8]}", headers=AS_READER).json()["id"] == run["id"]
+    cancelled = api.post(f"/v1/groups/{run['id'][:8]}/cancel", headers=AS_ADMIN).json()
     assert cancelled["group"]["status"] == "CANCELLED"
     assert sorted(cancelled["job_ids"]) == sorted(j["id"] for j in run["jobs"])
 

@@ -26,7 +26,7 @@ DefinitionKey = Annotated[
 
 def _run_of(client: Client, key: str, run_id: str) -> Any:
     """The group ``run_id`` if it is a DAG run of the template (or job) ``key``."""
-    group, _ = client.group(run_id)
+    group, _ = client.group(client.resolve_group(run_id))
     try:
         belongs = client.template(key).id == group.template_id
     except NotFound:
@@ -45,13 +45,13 @@ def tasks(job_id: DefinitionKey, client: ClientDep) -> DagOut:
 @router.get("/{job_id}/runs/{run_id}/tasks", summary="A DAG run, node by node")
 def run_tasks(
     job_id: DefinitionKey,
-    run_id: Annotated[str, Path(description="The run's (JobGroup's) id.")],
+    run_id: Annotated[str, Path(description="The run's (JobGroup's) id, or a prefix of it.")],
     client: ClientDep,
     watch: WatchDep,
 ) -> RunTasksOut:
     """Each node of the run (a JobGroup id) with its outcome and its job(s)."""
     group = _run_of(client, job_id, run_id)
-    rows = client.run_tasks(run_id)
+    rows = client.run_tasks(group.id)
     dag = client.dag(rows[0].id if rows else job_id).to_dict()  # the DAG as the run started
     steps, waiting = by_step(rows), watch.waiting(rows)
     nodes = [
