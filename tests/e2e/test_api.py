@@ -278,3 +278,53 @@ def test_a_manifest_applied_and_run_through_the_api(
     assert nodes["greet"]["jobs"][0]["params"] == {"message": "bonjour", "times": 1}
     assert nodes["left"]["jobs"][0]["params"]["message"] == "left saw echo.txt"
     assert nodes["right"]["jobs"][0]["attempt"] == 2, "demo.flaky succeeds on its second try"
+
+
+FAILING = """\
+apiVersion: jobsys/v1
+kind: Job
+metadata:
+  name: api-failing
+steps:
+  - name: first
+    type: demo.echo
+    with:
+      message: fine
+  - name: boom
+    type: demo.explode
+    dependsOn: [first]
+"""
+
+
+def test_a_failed_run_is_shown_and_retried_through_the_api(
+    start_api: StartApi, start_worker: StartWorker
+) -> None:
+    start_worker(["demo.basic@1"])
+    api = start_api()
+    applied = api.as_admin.post(
+        "/v1/jobdefs/apply", content=FAILING, headers={"Content-Type": "application/yaml"}
+    )
+    assert applied.status_code == 200, applied.text
+    run_id = api.as_admin.post("/v1/templates/api-failing/runs", json={}).json()["id"]
+    tasks_url = f"/v1/jobs/api-failing/runs/{run_id}/tasks"
+
+    def outcomes() -> dict[str, str] | None:
+        tasks: dict[str, Any] = api.as_reader.get(tasks_url).json()
+        done = tasks["status"] in ("COMPLETED", "PARTIAL", "CANCELLED")
+        return {n["name"]: n["outcome"] for n in tasks["nodes"]} if done else None
+
+    assert wait_until(outcomes, 60, message=f"run {run_id} to end") == {
+        "first": "success",
+        "boom": "failed",
+    }
+    boom = api.as_reader.get(tasks_url).json()["nodes"][1]["jobs"][0]
+    assert (boom["status"], boom["error_type"]) == ("FAILED", "FatalJobError")
+
+    retried = api.as_admin.post(f"/v1/groups/{run_id}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["job_ids"] == [boom["id"]], "only the failed step runs again"
+    again = wait_until(outcomes, 60, message=f"run {run_id} to end again")
+    assert again == {"first": "success", "boom": "failed"}
+    first, boom_again = (n["jobs"][0] for n in api.as_reader.get(tasks_url).json()["nodes"])
+    assert first["attempt"] == 1, "the step that succeeded is not run again"
+    assert boom_again["attempt"] == 2
