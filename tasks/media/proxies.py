@@ -104,6 +104,7 @@ def _transcode(
     vin = video_stream(src, path)
     vin.thread_type = "AUTO"
     ain = src.streams.audio[0] if src.streams.audio else None
+    scaler = av.video.reformatter.VideoReformatter()  # one scaling context for every frame
     frames = 0
     with writing(target.name):
         out = av.open(
@@ -127,7 +128,7 @@ def _transcode(
             with writing(target.name):
                 for frame in decoded:
                     if packet.stream is vin:
-                        scaled = frame.reformat(p.width, p.height, "yuv420p")
+                        scaled = scaler.reformat(frame, p.width, p.height, "yuv420p")
                         out.mux(vout.encode(scaled))
                         frames += 1
                     elif resampler is not None:

@@ -8,6 +8,8 @@ frame at or after it, so the frame chosen depends only on the source.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -72,18 +74,51 @@ def fit(width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _frame_at(src: Any, stream: Any, seconds: float, path: str) -> Any:
-    """The first frame at or after ``seconds`` (the last frame if the stream ends before)."""
-    last = None
-    with reading(path):
-        src.seek(int(seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
-        for frame in src.decode(stream):
-            last = frame
-            if frame.time is not None and frame.time >= seconds - 1e-6:
-                break
-    if last is None:
-        raise FatalJobError(f"source {path!r} is unreadable: no frame decodes near {seconds}s")
-    return last
+class _Frames:
+    """Frames at ascending times, decoding as little as possible.
+
+    A target is reached by seeking to the keyframe before it and decoding forward to
+    the first frame at or after it, unless the decoder is already past that keyframe:
+    then it just decodes on. Either way the frame chosen is the same, so the result
+    depends only on the source.
+    """
+
+    def __init__(self, src: Any, stream: Any, path: str) -> None:
+        self.src, self.stream, self.path = src, stream, path
+        with reading(path):  # demuxing only (no decoding): cheap
+            self.keyframes = [
+                float(p.pts * p.time_base)
+                for p in src.demux(stream)
+                if p.is_keyframe and p.pts is not None
+            ]
+        self.keyframes.sort()
+        self.decoded: Iterator[Any] | None = None
+        self.last: Any = None
+
+    def at(self, seconds: float) -> Any:
+        """The first frame at or after ``seconds`` (the last frame if the stream ends before)."""
+        if self.last is not None and self.last.time is not None:
+            if self.last.time >= seconds - 1e-6:
+                return self.last
+            key = self.keyframes[max(0, bisect.bisect_right(self.keyframes, seconds) - 1)]
+            if self.decoded is not None and key <= self.last.time:
+                return self._forward(seconds)
+        with reading(self.path):
+            offset = int(seconds / self.stream.time_base)
+            self.src.seek(offset, stream=self.stream, backward=True, any_frame=False)
+            self.decoded = iter(self.src.decode(self.stream))
+        return self._forward(seconds)
+
+    def _forward(self, seconds: float) -> Any:
+        assert self.decoded is not None
+        with reading(self.path):
+            for frame in self.decoded:
+                self.last = frame
+                if frame.time is not None and frame.time >= seconds - 1e-6:
+                    break
+        if self.last is None:
+            raise FatalJobError(f"source {self.path!r} is unreadable: no frame decodes")
+        return self.last
 
 
 @job_type(
@@ -106,8 +141,9 @@ def generate_thumbnails(inputs: ThumbnailInput, ctx: JobContext) -> ThumbnailOut
         stream = video_stream(src, inputs.source_path)
         stream.thread_type = "AUTO"
         at = times(p, describe(src).duration_seconds)
+        frames = _Frames(src, stream, inputs.source_path)
         for i, seconds in enumerate(at):
-            frame = _frame_at(src, stream, seconds, inputs.source_path)
+            frame = frames.at(seconds)
             size = fit(frame.width, frame.height, p.width, p.height)
             name = f"thumb_{i:04d}.{ext}"
             with writing(name):
