@@ -54,6 +54,8 @@ class Plan:
 
 def plan(runtime: Runtime, spec: JobType[Any, Any], job_id: str, params: dict[str, Any]) -> Plan:
     """Decide, before an attempt, where it publishes and whether it is a duplicate."""
+    if spec.asset is None:  # the common case: a folder per job, nothing to compare
+        return Plan(staging.output_path(runtime.outputs_root, spec.name, job_id))
     try:
         inputs = spec.input_model.model_validate(params)
         location = placement.output_location(runtime.outputs_root, spec, inputs, job_id)

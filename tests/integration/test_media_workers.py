@@ -18,6 +18,7 @@ import pytest
 from jobsys.client import Client
 from jobsys.lifecycle import JobState, RunStatus
 from jobsys.testing import WorkerProcess
+from tests.e2e._cli import run_jobsys
 from tests.jobtypes.media import synth
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,7 +42,11 @@ def sources(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_transcription_waits_for_a_speech_worker_while_media_jobs_run(
-    client: Client, start_worker: StartWorker, sources: dict[str, Path]
+    client: Client,
+    start_worker: StartWorker,
+    sources: dict[str, Path],
+    jobsys_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     start_worker(MEDIA)
     heard = client.submit("transcribe_audio", asset_uuid=ASSET, source_path=str(sources["speech"]))
@@ -58,6 +63,8 @@ def test_transcription_waits_for_a_speech_worker_while_media_jobs_run(
     assert infos["speech.transcription@1"].workers == []
     assert infos["speech.transcription@1"].queued == 1
     assert len(infos["media.proxies.video@1"].workers) == 1
+    shown = run_jobsys(["jobs", "show", heard.id], tmp_path, **jobsys_env)
+    assert "waiting for capability speech.transcription@1 (no worker serves it)" in shown.stdout
 
     speech_worker = start_worker(["speech.transcription@1"])
 

@@ -83,3 +83,14 @@ def test_a_profile_needs_exactly_one_of_count_and_interval() -> None:
         profiles.ThumbnailProfile(width=10, height=10)
     with pytest.raises(ValueError, match="unknown thumbnail profile 'contact_sheet'"):
         thumbs_of(Path("/x.mp4"), "contact_sheet")
+
+
+def test_the_same_job_twice_gives_byte_identical_images(
+    clip: Path, make_context: MakeContext
+) -> None:
+    runs = []
+    for _ in range(2):
+        ctx = make_context()
+        out = generate_thumbnails(thumbs_of(clip), ctx)
+        runs.append([(ctx.staging_path / t.file).read_bytes() for t in out.thumbnails])
+    assert runs[0] == runs[1]
