@@ -30,7 +30,7 @@ class TranscriptionInput(BaseModel):
 
     asset_uuid: UUID
     source_path: str = Field(min_length=1)
-    language: str | None = None
+    language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
     transcription_profile: str | None = None
 
     _absolute = field_validator("source_path")(absolute_path)

@@ -87,6 +87,8 @@ def test_an_unavailable_engine_is_retryable(tone_wav: Path, make_context: MakeCo
         transcribe_audio(transcription_of(tone_wav), make_context())
 
 
-def test_an_unknown_profile_is_refused() -> None:
+def test_an_unknown_profile_or_a_malformed_language_is_refused() -> None:
     with pytest.raises(ValidationError, match="unknown transcription profile 'whisper'"):
         transcription_of(Path("/a.wav"), transcription_profile="whisper")
+    with pytest.raises(ValidationError, match="language"):
+        transcription_of(Path("/a.wav"), language="../en")
