@@ -103,9 +103,8 @@ def run_attempt(
         progress=progress,
         secrets=SecretResolvers(),
     )
-    plan = dedup.plan(
-        runtime, spec, job_id, begun.params
-    )  # output location; SKIPPED if a duplicate
+    # Where outputs go (per job, or per asset); a duplicate of an earlier job is SKIPPED.
+    plan = dedup.plan(runtime, spec, job_id, begun.params)
     beats = _heartbeats_for(runtime)
     beats.add(job_id)
     try:
