@@ -9,6 +9,7 @@ profile give a byte-identical file on the same PyAV/FFmpeg build.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -72,14 +73,30 @@ class ProxyOutput(BaseModel):
         return [p.file for p in self.proxy_files]
 
 
+def frame_size(
+    width: int, height: int, sar: Fraction | None, box: tuple[int, int]
+) -> tuple[int, int]:
+    """The proxy's size: the source's display shape fitted in ``box``, both sides even."""
+    display_width = width * float(sar) if sar else float(width)
+    scale = min(box[0] / display_width, box[1] / height)
+    return (
+        max(2, 2 * round(display_width * scale / 2)),
+        max(2, 2 * round(height * scale / 2)),
+    )
+
+
 def _add_streams(
-    out: av.container.OutputContainer, src_video: Any, src_audio: Any, p: profiles.ProxyProfile
+    out: av.container.OutputContainer,
+    src_video: Any,
+    src_audio: Any,
+    p: profiles.ProxyProfile,
+    size: tuple[int, int],
 ) -> tuple[Any, Any, Any]:
     import av
 
     rate = src_video.average_rate or src_video.guessed_rate or 25
     vout: Any = out.add_stream(p.video_codec, rate=rate)
-    vout.width, vout.height, vout.pix_fmt = p.width, p.height, "yuv420p"
+    vout.width, vout.height, vout.pix_fmt = size[0], size[1], "yuv420p"
     vout.bit_rate = p.video_bitrate
     vout.options = {"preset": p.preset}
     vout.thread_type = "AUTO"
@@ -96,7 +113,11 @@ def _add_streams(
 
 
 def _transcode(
-    src: av.container.InputContainer, path: str, target: Path, p: profiles.ProxyProfile
+    src: av.container.InputContainer,
+    path: str,
+    target: Path,
+    p: profiles.ProxyProfile,
+    size: tuple[int, int],
 ) -> tuple[bool, int]:
     """Write the proxy; return (has audio, frames written)."""
     import av
@@ -115,7 +136,7 @@ def _transcode(
         )
     with out:
         with writing(target.name):
-            vout, aout, resampler = _add_streams(out, vin, ain, p)
+            vout, aout, resampler = _add_streams(out, vin, ain, p, size)
         streams = [vin] if ain is None else [vin, ain]
         with reading(path):
             packets = src.demux(*streams)
@@ -128,7 +149,7 @@ def _transcode(
             with writing(target.name):
                 for frame in decoded:
                     if packet.stream is vin:
-                        scaled = scaler.reformat(frame, p.width, p.height, "yuv420p")
+                        scaled = scaler.reformat(frame, size[0], size[1], "yuv420p")
                         out.mux(vout.encode(scaled))
                         frames += 1
                     elif resampler is not None:
@@ -159,16 +180,18 @@ def generate_video_proxies(inputs: ProxyInput, ctx: JobContext) -> ProxyOutput:
     src = open_source(inputs.source_path)
     with src:
         metadata = describe(src)
-        video_stream(src, inputs.source_path)
+        video = video_stream(src, inputs.source_path)
+        cc = video.codec_context
+        size = frame_size(cc.width, cc.height, video.sample_aspect_ratio, (p.width, p.height))
         name = f"proxy_{inputs.proxy_profile}.{p.container}"
         target = ctx.staging_dir / name
-        has_audio, frames = _transcode(src, inputs.source_path, target, p)
+        has_audio, frames = _transcode(src, inputs.source_path, target, p, size)
     ctx.logger.info("proxy %s: %d frames, %d bytes", name, frames, target.stat().st_size)
     proxy = ProxyFile(
         file=name,
         profile=inputs.proxy_profile,
-        width=p.width,
-        height=p.height,
+        width=size[0],
+        height=size[1],
         video_codec=p.video_codec,
         video_bitrate=p.video_bitrate,
         audio_codec=p.audio_codec if has_audio else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -12,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from jobsys import FatalJobError, JobContext, RetryableJobError
-from tasks.media.proxies import ProxyInput, generate_video_proxies
+from tasks.media.proxies import ProxyInput, frame_size, generate_video_proxies
 from tests.jobtypes.media import synth
 
 MakeContext = Callable[..., JobContext]
@@ -23,7 +24,7 @@ def proxy_of(source: Path, profile: str = "h264_180p") -> ProxyInput:
     return ProxyInput(asset_uuid=ASSET, source_path=str(source), proxy_profile=profile)
 
 
-def test_the_proxy_decodes_at_the_profiles_resolution_with_every_frame_and_the_audio(
+def test_the_proxy_decodes_at_the_profiles_size_with_every_frame_and_the_audio(
     clip: Path, make_context: MakeContext
 ) -> None:
     ctx = make_context("generate_video_proxies")
@@ -31,7 +32,8 @@ def test_the_proxy_decodes_at_the_profiles_resolution_with_every_frame_and_the_a
     out = generate_video_proxies(proxy_of(clip), ctx)
 
     (proxy,) = out.proxy_files
-    assert (proxy.file, proxy.width, proxy.height) == ("proxy_h264_180p.mp4", 320, 180)
+    # The 4:3 source fitted in the profile's 320x180 box: 240x180, not stretched.
+    assert (proxy.file, proxy.width, proxy.height) == ("proxy_h264_180p.mp4", 240, 180)
     path = ctx.staging_path / proxy.file
     assert proxy.size_bytes == path.stat().st_size
     with av.open(str(path)) as container:
@@ -39,7 +41,7 @@ def test_the_proxy_decodes_at_the_profiles_resolution_with_every_frame_and_the_a
         assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
         assert audio.codec_context.sample_rate == 48000
         frames = list(container.decode(video=0))
-    assert {(f.width, f.height) for f in frames} == {(320, 180)}
+    assert {(f.width, f.height) for f in frames} == {(240, 180)}
     assert len(frames) == synth.FPS * synth.SECONDS
     # The picture is the source's, scaled: the last frame is the reddest.
     first, last = (f.to_ndarray(format="rgb24")[:, :, 0].mean() for f in (frames[0], frames[-1]))
@@ -76,7 +78,7 @@ def test_a_source_without_audio_gets_a_proxy_without_audio(
     assert out.technical_metadata.audio_codec is None
     with av.open(str(ctx.staging_path / out.proxy_files[0].file)) as container:
         assert len(container.streams.audio) == 0
-        assert container.streams.video[0].codec_context.width == 320
+        assert container.streams.video[0].codec_context.height == 180
 
 
 @pytest.mark.parametrize("source", ["truncated", "not_media", "missing", "tone_wav"])
@@ -90,6 +92,13 @@ def test_an_unreadable_source_or_one_without_video_is_fatal(
         generate_video_proxies(proxy_of(path), ctx)
     assert str(path) in str(caught.value)
     assert not any(ctx.staging_path.glob("*.mp4")), "no half-written proxy is left behind"
+
+
+def test_the_proxy_keeps_the_sources_display_shape() -> None:
+    assert frame_size(1920, 1080, None, (640, 360)) == (640, 360)
+    assert frame_size(1080, 1920, None, (640, 360)) == (202, 360)
+    assert frame_size(720, 576, Fraction(16, 15), (640, 360)) == (480, 360)  # PAL 4:3
+    assert frame_size(1440, 1080, Fraction(4, 3), (1280, 720)) == (1280, 720)  # HDV 16:9
 
 
 def test_an_encoding_error_is_retryable(clip: Path, make_context: MakeContext) -> None:
