@@ -208,11 +208,7 @@ def main() -> int:
 
 def _children_named(marker: str) -> list[int]:
     me = psutil.Process(os.getpid())
-    return [
-        p.pid
-        for p in me.children()
-        if any(marker in part for part in (p.cmdline() or []))
-    ]
+    return [p.pid for p in me.children() if any(marker in part for part in (p.cmdline() or []))]
 
 
 if __name__ == "__main__":

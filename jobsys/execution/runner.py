@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jobsys.context import JobContext
 from jobsys.errors import FatalJobError
-from jobsys.execution import callbacks, dag, invariants, staging
+from jobsys.execution import callbacks, dag, dedup, invariants, staging
 from jobsys.execution.progress import Heartbeats, StoreProgress
 from jobsys.execution.retry import Retry, classify
 from jobsys.execution.sequencing import AfterTerminal, after_terminal, dispatch_next, on_start
@@ -53,6 +53,7 @@ class _Attempt:
     output: BaseModel | None = None
     exc: BaseException | None = None
     tb: str | None = None
+    duplicate: dedup.Duplicate | None = None
 
 
 #: one heartbeat thread per runtime (per worker process), started on first use
@@ -102,15 +103,18 @@ def run_attempt(
         progress=progress,
         secrets=SecretResolvers(),
     )
+    # Where outputs go (per job, or per asset); a duplicate of an earlier job is SKIPPED.
+    plan = dedup.plan(runtime, spec, job_id, begun.params)
     beats = _heartbeats_for(runtime)
     beats.add(job_id)
     try:
-        attempt = _execute(spec, begun.params, ctx)
+        dup = plan.duplicate
+        attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
     finally:
         beats.discard(job_id)
         progress.flush()
         ctx.close()
-    return _conclude(runtime, spec, begun, ctx, attempt, worker_id)
+    return _conclude(runtime, spec, begun, ctx, attempt, worker_id, plan)
 
 
 _UNSTARTED = (JobState.PENDING.value, JobState.QUEUED.value)
@@ -175,21 +179,23 @@ def _conclude(
     ctx: JobContext,
     attempt: _Attempt,
     worker_id: str,
+    plan: dedup.Plan,
 ) -> Done | Later:
     job_values: dict[str, Any] = {}
+    run: dict[str, Any]
     retry_delay: float | None = None
     log_path = str(ctx.log_path) if ctx.log_path.exists() else None
-    if attempt.exc is None and attempt.output is not None:
-        published = staging.publish(
-            ctx.staging_path, staging.output_path(runtime.outputs_root, spec.name, begun.job_id)
-        )
+    if attempt.duplicate is not None:
+        run, job_values = dedup.skipped_run(attempt.duplicate, plan)
+    elif attempt.exc is None and attempt.output is not None:
+        published = staging.publish(ctx.staging_path, plan.location)
         status = RunStatus.COMPLETED_WITH_WARNINGS if ctx.warnings else RunStatus.COMPLETED
         outputs = attempt.output.model_dump(mode="json")
-        run: dict[str, Any] = {
+        run = {
             "status": status.value,
             "exit_code": 0,
             "outputs": outputs,
-            "artifacts": {"files": published.artifacts if published else []},
+            "artifacts": {"files": published.artifacts if published else [], **plan.recorded},
             "error": "; ".join(ctx.warnings) or None,
         }
         job_values = {
