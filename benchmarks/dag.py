@@ -14,6 +14,7 @@ client) and each worker process (parent and pool children).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import threading
@@ -61,19 +62,19 @@ class PeakRSS:
     """Samples the RSS of processes (and their children) every 0.2 s; keeps each one's peak."""
 
     def __init__(self) -> None:
-        self.roots: dict[str, int] = {}
+        self.roots: dict[str, tuple[int, bool]] = {}
         self.peaks: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def watch(self, label: str, pid: int) -> None:
-        self.roots[label] = pid
+    def watch(self, label: str, pid: int, children: bool = True) -> None:
+        self.roots[label] = (pid, children)
 
     def _sample(self) -> None:
-        for label, pid in list(self.roots.items()):
+        for label, (pid, children) in list(self.roots.items()):
             try:
                 root = psutil.Process(pid)
-                procs = [root, *root.children(recursive=True)]
+                procs = [root, *(root.children(recursive=True) if children else [])]
             except psutil.NoSuchProcess:
                 continue
             for i, proc in enumerate(procs):
@@ -99,8 +100,7 @@ class PeakRSS:
         self._sample()
 
 
-def bench_celery(width: int, env: dict[str, str], concurrency: int, log: Path) -> float:
-    os.environ.update(env)
+def bench_celery(width: int, env: dict[str, str]) -> float:
     from celery import chord
 
     from benchmarks._plain_celery import app, join, noop
@@ -108,10 +108,13 @@ def bench_celery(width: int, env: dict[str, str], concurrency: int, log: Path) -
     counter = redis.Redis.from_url(env["BENCH_RESULT_URL"])
     counter.delete("bench:done", "bench:join")
     start = time.perf_counter()
-    chord([noop.si() for _ in range(width)], join.si()).apply_async()
+    result = chord([noop.si() for _ in range(width)], join.si()).apply_async()
     wait_until(lambda: int(counter.get("bench:join") or 0) >= 1, 900, 0.01, "the plain chord")
+    elapsed = time.perf_counter() - start
+    del result  # unsubscribes from its result now, while the connection is still open
+    gc.collect()
     app.backend.client.connection_pool.disconnect()
-    return time.perf_counter() - start
+    return elapsed
 
 
 def bench_jobsys(client: Client, width: int) -> float:
@@ -152,10 +155,11 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     print(f"forEach fan-out + fan-in of no-op steps, prefork concurrency {args.concurrency}")
     plain_env = {"BENCH_BROKER_URL": broker, "BENCH_RESULT_URL": results}
+    os.environ.update(plain_env)  # read by benchmarks._plain_celery when it is imported
     figures: dict[int, dict[str, float]] = {w: {} for w in widths}
 
     with PeakRSS() as celery_mem:
-        celery_mem.watch("benchmark (client)", os.getpid())
+        celery_mem.watch("benchmark (client)", os.getpid(), children=False)
         with plain_worker(plain_env, args.concurrency, home / "plain.log"):
             from benchmarks._plain_celery import app
 
@@ -163,7 +167,7 @@ def main() -> int:
             for pid in _children_named("benchmarks._plain_celery"):
                 celery_mem.watch("plain celery worker", pid)
             for width in widths:
-                elapsed = bench_celery(width, plain_env, args.concurrency, home / "plain.log")
+                elapsed = bench_celery(width, plain_env)
                 figures[width]["celery"] = elapsed
                 print(
                     f"plain celery chord, {width} wide: {elapsed:.2f} s, "
@@ -172,7 +176,7 @@ def main() -> int:
                 )
     redis.Redis.from_url(broker).flushdb()
     with postgres_database(PG_DB, PG_ADMIN) as db_url, PeakRSS() as ours_mem:
-        ours_mem.watch("benchmark (client)", os.getpid())
+        ours_mem.watch("benchmark (client)", os.getpid(), children=False)
         env = {
             "JOBSYS_BROKER_URL": broker,
             "JOBSYS_DATABASE_URL": db_url,

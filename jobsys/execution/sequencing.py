@@ -58,6 +58,22 @@ def after_terminal(conn: Connection, started: writes.Started, now: datetime) -> 
     return AfterTerminal(next_job=nxt)
 
 
+def settle_dag_after_commit(runtime: Runtime, group_id: str) -> GroupState | None:
+    """After a DAG step's end was committed: close the run if nothing in it is open.
+
+    No lock while jobs are open (the common case, one probe). Each step checks after its
+    own commit, so the last one to commit sees every other end and settles the run;
+    two settling at once are serialized by ``settle``'s lock on the group row.
+    """
+    with runtime.autocommit.connect() as conn:
+        if writes.has_open_jobs(conn, group_id):
+            return None
+    from jobsys.execution.dag import settle
+
+    with runtime.engine.begin() as conn:
+        return settle(conn, group_id, datetime.now(UTC))
+
+
 def dispatch_next(runtime: Runtime, row: Any) -> None:
     """Publish a sequential group's next member, then mark it QUEUED."""
     publish(runtime, [message_for(row)])
