@@ -247,6 +247,7 @@ def _insert_items(
                 "step": parent.step,
                 "position": parent.position,
                 "item_index": index,
+                "sink": parent.sink,
                 "created_at": now,
                 "updated_at": now,
             }

@@ -248,7 +248,8 @@ def _conclude(
         if one_statement:
             with runtime.autocommit.connect() as conn:
                 ours = writes.record_run(conn, begun, run, job_values, retry, now)
-            if ours and not retry and begun.group_id:
+            # A step with a successor cannot end its run: the successor has not ended yet.
+            if ours and not retry and begun.group_id and begun.sink:
                 aftermath = AfterTerminal(settled=settle_dag_after_commit(runtime, begun.group_id))
         else:
             with runtime.engine.begin() as conn:

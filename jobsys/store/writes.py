@@ -44,6 +44,8 @@ def _from(to: JobState, *froms: JobState) -> list[str]:
 _STARTABLE = _from(J.RUNNING, J.PENDING, J.QUEUED, J.DISPATCHED)
 _QUEUEABLE = _from(J.QUEUED, J.PENDING)
 _TERMINAL = [s.value for s in JOB_TERMINAL]
+#: IN, not NOT IN: the (group_id, status) index then finds an open job without a scan
+_OPEN = [s.value for s in JobState if s not in JOB_TERMINAL]
 _CANCELLABLE_UNSTARTED = _from(J.CANCELLED, J.PENDING, J.QUEUED, J.DISPATCHED)
 
 
@@ -89,6 +91,8 @@ class Started:
     started_at: datetime
     #: the DAG step the job belongs to (None outside DAG runs)
     step: str | None = None
+    #: the step has no successor, so its end may end the run
+    sink: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ _RETURNING = (
     jobs.c.template_id,
     jobs.c.group_id,
     jobs.c.step,
+    jobs.c.sink,
 )
 
 
@@ -128,6 +133,7 @@ def _started(row: Any, now: datetime) -> Started:
         row.group_id,
         now,
         row.step,
+        row.sink,
     )
 
 
@@ -522,9 +528,7 @@ def has_open_jobs(conn: Connection, group_id: str) -> bool:
     """Whether any job of the group has not ended (one indexed probe)."""
     return (
         conn.execute(
-            select(jobs.c.id)
-            .where(jobs.c.group_id == group_id, jobs.c.status.not_in(_TERMINAL))
-            .limit(1)
+            select(jobs.c.id).where(jobs.c.group_id == group_id, jobs.c.status.in_(_OPEN)).limit(1)
         ).first()
         is not None
     )
