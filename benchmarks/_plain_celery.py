@@ -32,6 +32,12 @@ def noop() -> None:
     _counter.incr("bench:done")
 
 
+@app.task(name="plain.join", ignore_result=True)
+def join() -> None:
+    """A chord's body: count that the join ran."""
+    _counter.incr("bench:join")
+
+
 @app.task(name="plain.noop_result")
 def noop_result() -> None:
     """Do nothing, with a result, for round-trip latency."""

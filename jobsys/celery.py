@@ -87,6 +87,10 @@ def celery_config(settings: Settings, capabilities: list[str] | None = None) -> 
     """Celery settings derived from jobsys's: JSON only, late acks, fair prefetch."""
     return {
         "broker_url": settings.effective_broker_url,
+        # The embedded broker: kombu's filesystem transport with atomic message files.
+        "broker_transport": "jobsys.embedded_broker:Transport"
+        if settings.embedded_broker
+        else None,
         "broker_transport_options": _transport_options(settings),
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",

@@ -257,7 +257,8 @@ class Client:
         """The validated output of a succeeded job."""
         state = self.wait(job_id, timeout)
         job = self.job(job_id)
-        if state not in (JobState.COMPLETED, JobState.COMPLETED_WITH_WARNINGS):
+        reused = state is JobState.SKIPPED and job.outputs is not None  # a detected duplicate
+        if state not in (JobState.COMPLETED, JobState.COMPLETED_WITH_WARNINGS) and not reused:
             raise JobFailed(job_id, state.value, job.error)
         spec = self.registry.get(job.job_type)
         output: BaseModel = spec.output_model.model_validate(job.outputs)

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from jobsys import fingerprint
 from jobsys.capabilities import Capability
 from jobsys.context import JobContext
 from jobsys.errors import DefinitionError, InputError, UnknownJobType
@@ -84,6 +85,12 @@ class JobType(Generic[I, O]):
     engines: tuple[str, ...] = ()
     version: int = 1
     description: str = ""
+    #: input field holding the asset UUID: outputs then live at a location derived from it
+    asset: str | None = None
+    #: input field holding the read-only source path: fingerprinted, checked unchanged, deduplicated
+    source: str | None = None
+    #: the profile part of the output location, from the inputs (``"default"`` when absent)
+    output_key: Callable[[Any], str] | None = None
 
     def missing_engines(self) -> list[str]:
         """Modules this job type needs that are not importable here."""
@@ -107,6 +114,32 @@ def _models_from_hints(fn: Callable[..., Any]) -> tuple[Any, Any]:
     return first, hints.get("return")
 
 
+def source_unchanged(field: str) -> Invariant:
+    """The invariant "the source named by input ``field`` is neither modified nor moved"."""
+
+    def before(inputs: Any, ctx: JobContext) -> fingerprint.Fingerprint:
+        return fingerprint.take(getattr(inputs, field))
+
+    def after(inputs: Any, output: Any, ctx: JobContext, snap: fingerprint.Fingerprint) -> None:
+        fingerprint.check_unchanged(getattr(inputs, field), snap)
+
+    return Invariant(
+        "source_unchanged",
+        f"the source ({field}) is opened read-only, never modified or moved "
+        "(size, mtime and SHA-256 compared before and after)",
+        before=before,
+        after=after,
+    )
+
+
+def _check_fields(name: str, model: type[BaseModel], **fields: str | None) -> None:
+    for option, field_name in fields.items():
+        if field_name is not None and field_name not in model.model_fields:
+            raise DefinitionError(
+                f"{option}={field_name!r} is not a field of {model.__name__}", subject=name
+            )
+
+
 def _check_exceptions(name: str, label: str, classes: Sequence[type[BaseException]]) -> None:
     for cls in classes:
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
@@ -127,11 +160,21 @@ def job_type(  # noqa: C901 - one check per part of seed 003's structure
     time_limit: float | None = None,
     engines: Sequence[str] = (),
     version: int = 1,
+    asset: str | None = None,
+    source: str | None = None,
+    output_key: Callable[[Any], str] | None = None,
 ) -> Callable[[Callable[[I, JobContext], O]], Callable[[I, JobContext], O]]:
     """Register ``fn(inputs, ctx) -> output`` as a job type; return ``fn`` unchanged.
 
     Input and output models default to the function's annotations. Rejected with a
     ``DefinitionError`` when any part of the structure is missing or malformed.
+
+    Seed 003's media rules, enforced rather than documented: ``asset`` names the
+    input field with the asset UUID, so outputs are published at
+    ``<outputs>/<name>/<asset>/<output_key(inputs)>/v<major>`` instead of a per-job
+    folder; ``source`` names the read-only source path field, which adds the
+    ``source_unchanged`` invariant and lets a rerun on an unchanged source be
+    recorded as SKIPPED (``jobsys.execution.dedup``).
     """
 
     def decorate(fn: Callable[[I, JobContext], O]) -> Callable[[I, JobContext], O]:
@@ -153,6 +196,14 @@ def job_type(  # noqa: C901 - one check per part of seed 003's structure
                 "declare at least one Invariant (seed 003: every job states its invariants)",
                 subject=name,
             )
+        _check_fields(name, in_model, asset=asset, source=source)
+        if output_key is not None and asset is None:
+            raise DefinitionError(
+                "output_key needs asset= (the location's first part)", subject=name
+            )
+        checks = tuple(invariants)
+        if source is not None:
+            checks += (source_unchanged(source),)
         _check_exceptions(name, "fatal", fatal)
         _check_exceptions(name, "retryable", retryable)
         if soft_time_limit is not None and soft_time_limit <= 0:
@@ -168,7 +219,7 @@ def job_type(  # noqa: C901 - one check per part of seed 003's structure
             input_model=in_model,
             output_model=out_model,
             fn=fn,
-            invariants=tuple(invariants),
+            invariants=checks,
             fatal=tuple(fatal),
             retryable=tuple(retryable),
             retry=retry or RetryPolicy(),
@@ -177,6 +228,9 @@ def job_type(  # noqa: C901 - one check per part of seed 003's structure
             engines=tuple(engines),
             version=version,
             description=doc.splitlines()[0] if doc else "",
+            asset=asset,
+            source=source,
+            output_key=output_key,
         )
         setattr(fn, _ATTR, spec)
         return fn

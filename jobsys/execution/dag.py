@@ -186,7 +186,7 @@ def settle(conn: Connection, group_id: str, now: datetime) -> GroupState | None:
 def expand_step(runtime: Runtime, parent_id: str) -> list[Any] | float | None:
     """Run a forEach step: its item jobs to publish, a delay to wait, or None (nothing to run)."""
     now = _now()
-    settled = None
+    ended = False
     with runtime.engine.begin() as conn:
         parent = dags.lock_job(conn, parent_id)
         if parent is None or parent.status in (JobState.SKIPPED.value, JobState.FAILED.value):
@@ -202,16 +202,16 @@ def expand_step(runtime: Runtime, parent_id: str) -> list[Any] | float | None:
             return WAIT
         if not isinstance(decision, runs.Ready):
             _end_unstarted(conn, parent, decision, now)
-            settled = settle(conn, parent.group_id, now)
-            items = []
+            items, ended = [], True
         else:
             items = _insert_items(conn, runtime, parent, manifest, group, rows, decision, now)
-            if not items:
-                settled = settle(conn, parent.group_id, now)
-    if settled is not None:
+            ended = not items
+    if ended:  # settled after the commit, as every step's end is
         from jobsys.execution.callbacks import deliver
+        from jobsys.execution.sequencing import settle_dag_after_commit
 
-        deliver(runtime, parent.group_id)
+        if settle_dag_after_commit(runtime, parent.group_id) is not None:
+            deliver(runtime, parent.group_id)
     return items
 
 
@@ -247,6 +247,7 @@ def _insert_items(
                 "step": parent.step,
                 "position": parent.position,
                 "item_index": index,
+                "sink": parent.sink,
                 "created_at": now,
                 "updated_at": now,
             }

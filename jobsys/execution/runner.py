@@ -19,10 +19,16 @@ from sqlalchemy.exc import IntegrityError
 
 from jobsys.context import JobContext
 from jobsys.errors import FatalJobError
-from jobsys.execution import callbacks, dag, invariants, staging
+from jobsys.execution import callbacks, dag, dedup, invariants, staging
 from jobsys.execution.progress import Heartbeats, StoreProgress
 from jobsys.execution.retry import Retry, classify
-from jobsys.execution.sequencing import AfterTerminal, after_terminal, dispatch_next, on_start
+from jobsys.execution.sequencing import (
+    AfterTerminal,
+    after_terminal,
+    dispatch_next,
+    on_start,
+    settle_dag_after_commit,
+)
 from jobsys.jobtypes import JobType
 from jobsys.lifecycle import JobState, RunStatus
 from jobsys.runtime import Runtime
@@ -53,6 +59,7 @@ class _Attempt:
     output: BaseModel | None = None
     exc: BaseException | None = None
     tb: str | None = None
+    duplicate: dedup.Duplicate | None = None
 
 
 #: one heartbeat thread per runtime (per worker process), started on first use
@@ -82,7 +89,7 @@ def run_attempt(
     # Otherwise a DAG step, or a job redelivered, cancelled, finished or unknown: under a lock.
     begun = fast or _start_locked(runtime, job_id, worker_id, stale_after)
     if isinstance(begun, writes.Started) and begun.group_id:
-        with engine.begin() as conn:
+        with runtime.autocommit.connect() as conn:  # one conditional UPDATE
             on_start(conn, begun, _now())
     if isinstance(begun, Done | Later):
         return begun
@@ -102,15 +109,18 @@ def run_attempt(
         progress=progress,
         secrets=SecretResolvers(),
     )
+    # Where outputs go (per job, or per asset); a duplicate of an earlier job is SKIPPED.
+    plan = dedup.plan(runtime, spec, job_id, begun.params)
     beats = _heartbeats_for(runtime)
     beats.add(job_id)
     try:
-        attempt = _execute(spec, begun.params, ctx)
+        dup = plan.duplicate
+        attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
     finally:
         beats.discard(job_id)
         progress.flush()
         ctx.close()
-    return _conclude(runtime, spec, begun, ctx, attempt, worker_id)
+    return _conclude(runtime, spec, begun, ctx, attempt, worker_id, plan)
 
 
 _UNSTARTED = (JobState.PENDING.value, JobState.QUEUED.value)
@@ -119,8 +129,11 @@ _UNSTARTED = (JobState.PENDING.value, JobState.QUEUED.value)
 def _start_locked(
     runtime: Runtime, job_id: str, worker_id: str, stale_after: timedelta
 ) -> writes.Started | writes.Drop | writes.Defer | Done | Later:
-    """Start an attempt under the job's lock; a DAG step first passes its run's gate."""
-    settled = None
+    """Start an attempt under the job's lock; a DAG step first passes its run's gate.
+
+    A DAG step that ends here (skipped, inputs unresolvable) or that was redelivered after
+    its end settles its run after the commit, as every step does.
+    """
     with runtime.engine.begin() as conn:
         job = dags.lock_job(conn, job_id)
         if job is not None and job.step and job.item_index is None and job.status in _UNSTARTED:
@@ -128,16 +141,17 @@ def _start_locked(
             if isinstance(decision, runs.Wait):
                 return Later(dag.WAIT, decision.reason)
             if not isinstance(decision, runs.Ready):
-                settled = dag.settle(conn, job.group_id, _now())
-                outcome: Done | None = Done(decision.reason)
+                outcome = Done(decision.reason)
+                job_step = job
             else:
-                outcome = None
+                return writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
         else:
-            outcome = None
-        if outcome is None:
-            return writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
-    if settled is not None:
-        callbacks.deliver(runtime, job.group_id)
+            begun = writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
+            if not (isinstance(begun, writes.Drop) and job is not None and job.step is not None):
+                return begun
+            outcome, job_step = Done(begun.reason), job
+    if settle_dag_after_commit(runtime, job_step.group_id) is not None:
+        callbacks.deliver(runtime, job_step.group_id)
     return outcome
 
 
@@ -175,21 +189,23 @@ def _conclude(
     ctx: JobContext,
     attempt: _Attempt,
     worker_id: str,
+    plan: dedup.Plan,
 ) -> Done | Later:
     job_values: dict[str, Any] = {}
+    run: dict[str, Any]
     retry_delay: float | None = None
     log_path = str(ctx.log_path) if ctx.log_path.exists() else None
-    if attempt.exc is None and attempt.output is not None:
-        published = staging.publish(
-            ctx.staging_path, staging.output_path(runtime.outputs_root, spec.name, begun.job_id)
-        )
+    if attempt.duplicate is not None:
+        run, job_values = dedup.skipped_run(attempt.duplicate, plan)
+    elif attempt.exc is None and attempt.output is not None:
+        published = staging.publish(ctx.staging_path, plan.location)
         status = RunStatus.COMPLETED_WITH_WARNINGS if ctx.warnings else RunStatus.COMPLETED
         outputs = attempt.output.model_dump(mode="json")
-        run: dict[str, Any] = {
+        run = {
             "status": status.value,
             "exit_code": 0,
             "outputs": outputs,
-            "artifacts": {"files": published.artifacts if published else []},
+            "artifacts": {"files": published.artifacts if published else [], **plan.recorded},
             "error": "; ".join(ctx.warnings) or None,
         }
         job_values = {
@@ -222,11 +238,19 @@ def _conclude(
     now = _now()
     aftermath = AfterTerminal()
     retry = retry_delay is not None
+    # A lone job or a DAG step on PostgreSQL: one atomic statement, no transaction round
+    # trips; a DAG run is settled after the commit. Batches keep the locked path (a
+    # sequential group picks its next member under the group's lock).
+    one_statement = runtime.engine.dialect.name == "postgresql" and (
+        begun.group_id is None or begun.step is not None
+    )
     try:
-        if begun.group_id is None and runtime.engine.dialect.name == "postgresql":
-            # One atomic statement: no transaction round trips needed.
+        if one_statement:
             with runtime.autocommit.connect() as conn:
                 ours = writes.record_run(conn, begun, run, job_values, retry, now)
+            # A step with a successor cannot end its run: the successor has not ended yet.
+            if ours and not retry and begun.group_id and begun.sink:
+                aftermath = AfterTerminal(settled=settle_dag_after_commit(runtime, begun.group_id))
         else:
             with runtime.engine.begin() as conn:
                 ours = writes.record_run(conn, begun, run, job_values, retry, now)

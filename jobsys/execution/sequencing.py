@@ -4,6 +4,7 @@ a DAG run records why it failed and which callbacks are due when it settles."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -24,10 +25,24 @@ def message_for(row: Any) -> Message:
     return Message(row.id, row.job_type, row.capability, row.priority, row.task_id or row.id)
 
 
+#: when this process last marked each group RUNNING (monotonic seconds)
+_marked: dict[str, float] = {}
+#: a group's members starting within this many seconds of each other mark it once
+MARK_EVERY = 5.0
+
+
 def on_start(conn: Connection, started: writes.Started, now: datetime) -> None:
-    """A member started: its group is RUNNING."""
-    if started.group_id:
-        writes.group_running(conn, started.group_id, now)
+    """A member started: its group is RUNNING (one conditional UPDATE, and not for every
+    member of a large fan-out: at most once per group every ``MARK_EVERY`` seconds)."""
+    if not started.group_id:
+        return
+    clock = time.monotonic()
+    if clock - _marked.get(started.group_id, -MARK_EVERY) < MARK_EVERY:
+        return
+    writes.group_running(conn, started.group_id, now)
+    if len(_marked) > 10_000:
+        _marked.clear()
+    _marked[started.group_id] = clock
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,22 @@ def after_terminal(conn: Connection, started: writes.Started, now: datetime) -> 
     if nxt is None:
         return AfterTerminal(settled=writes.settle_group(conn, started.group_id, now))
     return AfterTerminal(next_job=nxt)
+
+
+def settle_dag_after_commit(runtime: Runtime, group_id: str) -> GroupState | None:
+    """After a DAG step's end was committed: close the run if nothing in it is open.
+
+    No lock while jobs are open (the common case, one probe). Each step checks after its
+    own commit, so the last one to commit sees every other end and settles the run;
+    two settling at once are serialized by ``settle``'s lock on the group row.
+    """
+    with runtime.autocommit.connect() as conn:
+        if writes.has_open_jobs(conn, group_id):
+            return None
+    from jobsys.execution.dag import settle
+
+    with runtime.engine.begin() as conn:
+        return settle(conn, group_id, datetime.now(UTC))
 
 
 def dispatch_next(runtime: Runtime, row: Any) -> None:

@@ -161,6 +161,8 @@ class Job(Base):
     step: Mapped[str | None] = mapped_column(String(100))
     #: the element of a ``forEach`` step this job runs
     item_index: Mapped[int | None] = mapped_column(Integer)
+    #: the step has no successor: its end may be the end of its DAG run
+    sink: Mapped[bool | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(30), default="PENDING")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)

@@ -150,3 +150,39 @@ def group_jobs(conn: Connection, group_id: str) -> list[Any]:
             .order_by(jobs.c.position, jobs.c.created_at)
         ).all()
     )
+
+
+def last_published(conn: Connection, job_type: str, output_path: str, other_than: str) -> Any:
+    """The job (other than ``other_than``) that last finished with outputs at ``output_path``,
+    with its last run's artifacts; None when there is none."""
+    done = [
+        JobState.COMPLETED.value,
+        JobState.COMPLETED_WITH_WARNINGS.value,
+        JobState.SKIPPED.value,
+    ]
+    last_run = (
+        select(runs.c.artifacts)
+        .where(runs.c.job_id == jobs.c.id)
+        .order_by(runs.c.attempt.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            jobs.c.id,
+            jobs.c.params,
+            jobs.c.outputs,
+            jobs.c.output_path,
+            jobs.c.output_size_bytes,
+            last_run.label("artifacts"),
+        )
+        .where(
+            jobs.c.job_type == job_type,
+            jobs.c.output_path == output_path,
+            jobs.c.status.in_(done),
+            jobs.c.id != other_than,
+        )
+        .order_by(jobs.c.finished_at.desc())
+        .limit(1)
+    )
+    return conn.execute(query).one_or_none()

@@ -44,6 +44,8 @@ def _from(to: JobState, *froms: JobState) -> list[str]:
 _STARTABLE = _from(J.RUNNING, J.PENDING, J.QUEUED, J.DISPATCHED)
 _QUEUEABLE = _from(J.QUEUED, J.PENDING)
 _TERMINAL = [s.value for s in JOB_TERMINAL]
+#: IN, not NOT IN: the (group_id, status) index then finds an open job without a scan
+_OPEN = [s.value for s in JobState if s not in JOB_TERMINAL]
 _CANCELLABLE_UNSTARTED = _from(J.CANCELLED, J.PENDING, J.QUEUED, J.DISPATCHED)
 
 
@@ -87,6 +89,10 @@ class Started:
     template_id: str | None
     group_id: str | None
     started_at: datetime
+    #: the DAG step the job belongs to (None outside DAG runs)
+    step: str | None = None
+    #: the step has no successor, so its end may end the run
+    sink: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ _RETURNING = (
     jobs.c.max_attempts,
     jobs.c.template_id,
     jobs.c.group_id,
+    jobs.c.step,
+    jobs.c.sink,
 )
 
 
@@ -124,6 +132,8 @@ def _started(row: Any, now: datetime) -> Started:
         row.template_id,
         row.group_id,
         now,
+        row.step,
+        row.sink,
     )
 
 
@@ -498,12 +508,7 @@ def settle_group(conn: Connection, group_id: str, now: datetime) -> GroupState |
     other, so the second sees the first's end and no group is left open.
     """
     conn.execute(select(groups.c.id).where(groups.c.id == group_id).with_for_update())
-    open_job = conn.execute(
-        select(jobs.c.id)
-        .where(jobs.c.group_id == group_id, jobs.c.status.not_in(_TERMINAL))
-        .limit(1)
-    ).first()
-    if open_job is not None:  # the common case, cheap even for a run of 10,000 jobs
+    if has_open_jobs(conn, group_id):  # the common case, cheap even for a run of 10,000 jobs
         return None
     counts: dict[str, int] = dict(
         conn.execute(
@@ -517,6 +522,16 @@ def settle_group(conn: Connection, group_id: str, now: datetime) -> GroupState |
     bad = counts.get(J.FAILED.value, 0) + counts.get(J.CANCELLED.value, 0)
     to = GroupState.PARTIAL if bad else GroupState.COMPLETED
     return to if set_group_state(conn, group_id, to, now) else None
+
+
+def has_open_jobs(conn: Connection, group_id: str) -> bool:
+    """Whether any job of the group has not ended (one indexed probe)."""
+    return (
+        conn.execute(
+            select(jobs.c.id).where(jobs.c.group_id == group_id, jobs.c.status.in_(_OPEN)).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def next_in_sequence(conn: Connection, group_id: str) -> Any:

@@ -66,6 +66,7 @@ def new_run_rows(
     ``new_id()`` makes ids.
     """
     rows: list[dict[str, Any]] = []
+    graph = graph_of(manifest)
     for position, step in enumerate(manifest.steps):
         spec = registry.get(step.type)
         values: dict[str, Any]
@@ -96,6 +97,7 @@ def new_run_rows(
                 "max_attempts": attempts,
                 "step": step.name,
                 "position": position,
+                "sink": not graph.successors(step.name),
             }
         )
     return rows

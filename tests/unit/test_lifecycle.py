@@ -150,7 +150,14 @@ def test_a_completed_job_cannot_be_retried_or_cancelled() -> None:
 
 def test_sources_of_lists_every_state_that_may_enter() -> None:
     assert sources_of(J.RUNNING) == {J.PENDING, J.QUEUED, J.DISPATCHED, J.RUNNING}
-    assert sources_of(J.QUEUED) == {J.PENDING, J.DISPATCHED, J.RUNNING, J.FAILED, J.CANCELLED}
+    assert sources_of(J.QUEUED) == {
+        J.PENDING,
+        J.DISPATCHED,
+        J.RUNNING,
+        J.FAILED,
+        J.CANCELLED,
+        J.SKIPPED,
+    }
     assert sources_of(S.ENABLED) == {S.CREATED, S.DISABLED}
 
 

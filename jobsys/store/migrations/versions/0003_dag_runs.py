@@ -1,4 +1,4 @@
-"""DAG runs: a job's step and forEach item, a run's params and definition, callback deliveries
+"""DAG runs: a job's step, forEach item and sink flag, a run's params and definition, callbacks
 
 Revision ID: 0003
 Revises: 0002
@@ -23,6 +23,7 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("step", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("item_index", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("sink", sa.Boolean(), nullable=True))
         batch.create_index("ix_jobs_group_step", ["group_id", "step"])
         batch.create_index("ix_jobs_group_status", ["group_id", "status"])
     with op.batch_alter_table("job_groups") as batch:
@@ -60,5 +61,6 @@ def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.drop_index("ix_jobs_group_status")
         batch.drop_index("ix_jobs_group_step")
+        batch.drop_column("sink")
         batch.drop_column("item_index")
         batch.drop_column("step")
