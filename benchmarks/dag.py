@@ -14,7 +14,6 @@ client) and each worker process (parent and pool children).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import threading
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.dispatch import PG_ADMIN, plain_worker  # noqa: E402
+from jobsys.celery import close_app  # noqa: E402
 from jobsys.client import Client  # noqa: E402
 from jobsys.lifecycle import GroupState  # noqa: E402
 from jobsys.settings import Settings  # noqa: E402
@@ -111,9 +111,8 @@ def bench_celery(width: int, env: dict[str, str]) -> float:
     result = chord([noop.si() for _ in range(width)], join.si()).apply_async()
     wait_until(lambda: int(counter.get("bench:join") or 0) >= 1, 900, 0.01, "the plain chord")
     elapsed = time.perf_counter() - start
-    del result  # unsubscribes from its result now, while the connection is still open
-    gc.collect()
-    app.backend.client.connection_pool.disconnect()
+    del result
+    close_app(app)
     return elapsed
 
 

@@ -145,6 +145,22 @@ def display_broker(settings: Settings) -> str:
     return str(maybe_sanitize_url(settings.effective_broker_url))
 
 
+def close_app(app: Celery) -> None:
+    """Release an app's broker pool and result backend connections.
+
+    Publishing a canvas with a group subscribes to its results (Celery's ready barrier);
+    they are forgotten here, or each result's ``__del__`` would reconnect to unsubscribe.
+    """
+    backend = app._local.__dict__.get("backend")  # only if this thread made one
+    consumer = getattr(backend, "result_consumer", None)
+    if consumer is not None and hasattr(consumer, "subscribed_to"):
+        consumer.stop()
+        consumer.subscribed_to.clear()
+    if backend is not None and hasattr(backend, "client"):
+        backend.client.connection_pool.disconnect()
+    app.close()
+
+
 def create_celery(runtime: Runtime) -> Celery:
     """A Celery app for ``runtime``'s settings with one task per registered job type."""
     from jobsys.execution.task import bind_tasks

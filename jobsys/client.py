@@ -25,7 +25,7 @@ from jobsys.errors import (
     NotFound,
     WaitTimeout,
 )
-from jobsys.execution import dag, dispatch
+from jobsys.execution import callbacks, dag, dispatch
 from jobsys.execution.sequencing import message_for
 from jobsys.jobtypes import JobType, JobTypeRegistry, validate_inputs
 from jobsys.lifecycle import GROUP_TERMINAL, JOB_TERMINAL, GroupState, JobState, TemplateState
@@ -312,15 +312,24 @@ class Client:
         return [r.id for r in rows]
 
     def cancel_group(self, group_id: str) -> list[str]:
-        """Cancel every member not yet finished; the group ends CANCELLED."""
+        """Cancel every member not yet finished; the group ends CANCELLED.
+
+        A DAG run's ``onFailure`` and ``always`` callbacks are then delivered.
+        """
         now = _now()
         with store_errors(self.settings), self.runtime.engine.begin() as conn:
-            queries.get_group(conn, group_id)
-            writes.set_group_state(conn, group_id, GroupState.CANCELLED, now)
+            group = queries.get_group(conn, group_id)
+            cancelled = writes.set_group_state(conn, group_id, GroupState.CANCELLED, now)
             ids = writes.cancel_pending_in_group(conn, group_id, now)
             running = [j.id for j in queries.group_jobs(conn, group_id) if j.status == "RUNNING"]
+            if cancelled and group.mode == "dag":
+                manifest = Manifest.model_validate(group.definition)
+                due = callbacks.due(manifest, group_id, GroupState.CANCELLED, now)
+                dags.insert_deliveries(conn, due)
         for job_id in running:
             self.cancel(job_id)
+        if cancelled and group.mode == "dag":
+            callbacks.deliver(self.runtime, group_id)
         return ids + running
 
     def reorder(self, group_id: str, job_ids: Sequence[str]) -> None:

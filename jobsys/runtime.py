@@ -74,16 +74,9 @@ class Runtime:
         """Release connections (the store's, the broker's, the result backend's)."""
         app = self.__dict__.get("app")
         if app is not None:
-            backend = app._local.__dict__.get("backend")  # only if this thread made one
-            consumer = getattr(backend, "result_consumer", None)
-            if consumer is not None and hasattr(consumer, "subscribed_to"):
-                # Publishing a canvas with a group subscribes to its results (Celery's ready
-                # barrier); forget them, or each result's __del__ would reconnect to unsubscribe.
-                consumer.stop()
-                consumer.subscribed_to.clear()
-            if backend is not None and hasattr(backend, "client"):
-                backend.client.connection_pool.disconnect()
-            app.close()
+            from jobsys.celery import close_app
+
+            close_app(app)
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, insert, select, update
 from jobsys.errors import NotFound
 from jobsys.lifecycle import GroupState, JobState, RunStatus, transition
 from jobsys.store.models import CallbackDelivery, Job, JobGroup, JobRun, new_id
-from jobsys.store.writes import insert_jobs
+from jobsys.store.writes import insert_jobs, requeue_job
 
 jobs = cast(Table, Job.__table__)
 runs = cast(Table, JobRun.__table__)
@@ -155,30 +155,13 @@ def reset_for_retry(
     extra_attempts: dict[str, int],
     now: datetime,
 ) -> None:
-    """Re-open failed, cancelled and skipped steps of a run: QUEUED, a new task id, and a
-    fresh allowance of attempts (``extra_attempts`` more than used so far)."""
-    reopenable = [s.value for s in (J.FAILED, J.CANCELLED, J.SKIPPED)]
-    for state in reopenable:
-        transition(JobState(state), J.QUEUED)
+    """Re-open failed, cancelled and skipped steps of a run, as a manual retry re-opens a job:
+    QUEUED, a new task id, and ``extra_attempts`` more attempts than used so far."""
+    reopenable = {J.FAILED.value, J.CANCELLED.value, J.SKIPPED.value}
     for job_id in job_ids:
-        job = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).one()
-        if job.status not in reopenable:
-            continue
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(
-                status=J.QUEUED.value,
-                task_id=task_ids[job_id],
-                max_attempts=job.attempt + extra_attempts[job_id],
-                queued_at=now,
-                finished_at=None,
-                cancel_requested_at=None,
-                error=None,
-                error_type=None,
-                updated_at=now,
-            )
-        )
+        status = conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar_one()
+        if status in reopenable:
+            requeue_job(conn, job_id, task_ids[job_id], extra_attempts[job_id], now)
 
 
 def delete_items(conn: Connection, group_id: str, step: str) -> None:

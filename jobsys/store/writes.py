@@ -424,7 +424,8 @@ def cancel_job(conn: Connection, job_id: str, now: datetime) -> Any:
 def requeue_job(
     conn: Connection, job_id: str, task_id: str, extra_attempts: int, now: datetime
 ) -> Any:
-    """A manual retry: a FAILED or CANCELLED job gets ``extra_attempts`` more attempts."""
+    """A manual retry: a FAILED, CANCELLED (or, in a DAG run, SKIPPED) job gets
+    ``extra_attempts`` more attempts."""
     job = _locked_job(conn, job_id)
     transition(JobState(job.status), J.QUEUED, key=job_id)
     conn.execute(
