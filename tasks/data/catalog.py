@@ -210,7 +210,7 @@ def select_files(path: str | None, selection: Selection) -> list[str]:
     finally:
         conn.close()
     if selection.glob:
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", [selection.glob])
+        spec = pathspec.PathSpec.from_lines("gitignore", [selection.glob])
         rows = [r for r in rows if spec.match_file(r[1])]
     return [r[0] for r in rows]
 

@@ -92,7 +92,7 @@ class _Rules:
     def of(cls, inputs: ScanInput) -> _Rules:
         def spec(lines: list[str]) -> pathspec.PathSpec[Any]:
             try:
-                return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+                return pathspec.PathSpec.from_lines("gitignore", lines)
             except Exception as exc:
                 raise FatalJobError(f"bad pattern in {lines}: {exc}") from exc
 

@@ -68,7 +68,8 @@ class CsvParser:
         try:
             reader = pacsv.open_csv(path, read, parse, convert)
         except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
-            raise ParserError(f"{path.name}: {_header_problem(exc, names)}") from exc
+            problem = _header_problem(exc, names, options.encoding)
+            raise ParserError(f"{path.name}: {problem}") from exc
         except (OSError, LookupError) as exc:
             raise ParserError(f"{path.name}: cannot be read: {exc}") from exc
         schema, seen = contract.arrow_schema(), 0
@@ -137,8 +138,10 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0]
 
 
-def _header_problem(exc: Exception, names: list[str]) -> str:
+def _header_problem(exc: Exception, names: list[str], encoding: str) -> str:
     text = _short(exc)
+    if "UTF8" in text or "decode" in text.lower():
+        return f"{text} (is it {encoding} text? set encoding=)"
     if "include_columns" in text or "does not exist" in text:
         return f"the header lacks a contract column ({text}); expected columns: {', '.join(names)}"
     return f"not readable as CSV: {text}"
