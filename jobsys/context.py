@@ -159,6 +159,8 @@ class JobContext:
     metrics: MetricsRecorder = field(default_factory=NullMetrics)
     #: where staged files are published (None: nothing publishes them, they stay in staging)
     output_path: Path | None = None
+    #: the worker's JOBSYS_HOME (None in a direct call): where job types keep shared state
+    home: Path | None = None
     secrets: SecretResolver = field(default_factory=SecretResolvers)
     warnings: list[str] = field(default_factory=list)
     _logger: logging.Logger | None = field(default=None, repr=False)

@@ -112,6 +112,7 @@ def run_attempt(
         progress=progress,
         metrics=metrics,
         output_path=plan.location,
+        home=runtime.settings.resolved_home,
         secrets=SecretResolvers(),
     )
     beats = _heartbeats_for(runtime)

@@ -109,8 +109,8 @@ def try_file(parser: Parser, path: str, options: ParseOptions) -> Failure | None
     return None
 
 
-def _files(inputs: BacktestInput) -> list[str]:
-    found = catalog.select_files(inputs.catalog, inputs.selection) if inputs.selection else []
+def _files(inputs: BacktestInput, ctx: JobContext) -> list[str]:
+    found = catalog.select_files(inputs.catalog, ctx, inputs.selection) if inputs.selection else []
     found += [str(Path(p).resolve()) for p in inputs.paths]
     unique = list(dict.fromkeys(found))
     if not unique:
@@ -124,8 +124,8 @@ def backtest(inputs: BacktestInput, ctx: JobContext) -> BacktestOutput:  # noqa:
     parser = get(inputs.parser, inputs.parser_version)
     options = ParseOptions(contract=inputs.contract, encoding=inputs.encoding)
     parser.contracts(options)  # a missing contract fails here, not once per file
-    files = _files(inputs)
-    with catalog.connect(inputs.catalog) as conn:
+    files = _files(inputs, ctx)
+    with catalog.connect(inputs.catalog, ctx) as conn:
         high = catalog.high_failure_files(conn, parser.name, files)
     order = sorted(high) + [f for f in files if f not in high]
     stop = Path(inputs.stop_file) if inputs.stop_file else None

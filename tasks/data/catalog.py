@@ -2,8 +2,8 @@
 
 Job types may not touch the jobsys store (no SQLAlchemy in ``tasks/``), and the
 catalog is data about the user's files, not about jobs: so it is its own database,
-by default ``<JOBSYS_HOME>/catalog.sqlite`` (every job type takes a ``catalog``
-input to use another). Tables:
+by default ``<JOBSYS_HOME>/catalog.sqlite`` of the worker (every job type takes a
+``catalog`` input to use another: give all workers one shared path). Tables:
 
 - ``scout_sources``, ``scout_folders``, ``scout_files``: what ``data.scan`` found
   (path, size, mtime, optional SHA-256, tags from the source's rules);
@@ -29,8 +29,7 @@ from typing import Any
 import pathspec
 from pydantic import BaseModel, model_validator
 
-from jobsys import FatalJobError
-from jobsys.settings import load_settings
+from jobsys import FatalJobError, JobContext
 
 FILE_NAME = "catalog.sqlite"
 
@@ -116,11 +115,13 @@ class CatalogError(FatalJobError):
     """The catalog cannot be opened, or a selection is malformed."""
 
 
-def resolve(path: str | None) -> Path:
-    """The catalog's path: ``path``, or ``catalog.sqlite`` in JOBSYS_HOME."""
+def resolve(path: str | None, ctx: JobContext) -> Path:
+    """The catalog's path: ``path``, or ``catalog.sqlite`` in the worker's JOBSYS_HOME."""
     if path:
         return Path(path).expanduser().resolve()
-    return load_settings().resolved_home / FILE_NAME
+    if ctx.home is None:
+        raise CatalogError("no catalog: give catalog= (a path) when calling a job type directly")
+    return ctx.home / FILE_NAME
 
 
 def now() -> str:
@@ -129,9 +130,9 @@ def now() -> str:
 
 
 @contextmanager
-def connect(path: str | None) -> Iterator[sqlite3.Connection]:
+def connect(path: str | None, ctx: JobContext) -> Iterator[sqlite3.Connection]:
     """A connection to the catalog (created with its tables on first use), committed on exit."""
-    where = resolve(path)
+    where = resolve(path, ctx)
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(where, timeout=60, isolation_level=None)
@@ -176,13 +177,13 @@ class Selection(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-def select_files(path: str | None, selection: Selection) -> list[str]:
+def select_files(path: str | None, ctx: JobContext, selection: Selection) -> list[str]:
     """Absolute paths of the catalogued files ``selection`` picks, in path order.
 
     The query runs on a read-only connection; tag, glob and source narrow its result
     (or the whole catalog when there is no query).
     """
-    where = resolve(path)
+    where = resolve(path, ctx)
     if not where.is_file():
         raise CatalogError(f"catalog {where} does not exist: run data.scan first")
     conn = sqlite3.connect(f"file:{where}?mode=ro", uri=True, timeout=60)

@@ -111,7 +111,7 @@ def _latest(conn: sqlite3.Connection, name: str) -> tuple[int, Dataset | None]:
 )
 def materialize(inputs: MaterializeInput, ctx: JobContext) -> MaterializeOutput:
     """Parse a selection of files into one new dataset version with a manifest and contract."""
-    files = catalog.select_files(inputs.catalog, inputs.selection)
+    files = catalog.select_files(inputs.catalog, ctx, inputs.selection)
     if not files:
         raise FatalJobError(f"selection {inputs.selection.describe()} matched no files")
     parser = get(inputs.parser, inputs.parser_version)
@@ -131,7 +131,7 @@ def materialize(inputs: MaterializeInput, ctx: JobContext) -> MaterializeOutput:
         "contract": contract.fingerprint(),
     }
     fingerprint = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
-    with catalog.connect(inputs.catalog) as conn:
+    with catalog.connect(inputs.catalog, ctx) as conn:
         top, latest = _latest(conn, inputs.name)
     if latest is not None and latest.inputs_fingerprint == fingerprint and not inputs.rebuild:
         ctx.logger.info("dataset %s v%d already has these inputs", inputs.name, latest.version)
@@ -188,7 +188,7 @@ def materialize(inputs: MaterializeInput, ctx: JobContext) -> MaterializeOutput:
     (ctx.staging_dir / CONTRACT).write_text(
         json.dumps(contracts.as_json(contract), indent=2) + "\n"
     )
-    with catalog.connect(inputs.catalog) as conn:
+    with catalog.connect(inputs.catalog, ctx) as conn:
         conn.execute(
             "INSERT INTO datasets (name, version, path, inputs_fingerprint, contract, job_id, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

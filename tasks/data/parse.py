@@ -195,7 +195,7 @@ def parse(inputs: ParseInput, ctx: JobContext) -> ParseOutput:
     """Parse one file into typed tables with lineage; quarantine rows that break the contract."""
     source = Path(inputs.path)
     parser = get(inputs.parser, inputs.parser_version)
-    with catalog.connect(inputs.catalog) as conn:
+    with catalog.connect(inputs.catalog, ctx) as conn:
         context, used = load_context(conn, inputs.context)
         options = ParseOptions(inputs.contract, inputs.encoding, inputs.batch_rows, context)
         tables = parser.contracts(options)
@@ -229,7 +229,7 @@ def _record(
     quarantined: int,
     error: str | None,
 ) -> None:
-    with catalog.connect(inputs.catalog) as conn:
+    with catalog.connect(inputs.catalog, ctx) as conn:
         catalog.record_parse(
             conn,
             path=str(source.resolve()),

@@ -273,9 +273,9 @@ def scan(inputs: ScanInput, ctx: JobContext) -> ScanOutput:
     root_text = str(root.resolve())
     source = inputs.source or root.resolve().name or "root"
     rules = _Rules.of(inputs)
-    where = catalog.resolve(inputs.catalog)
+    where = catalog.resolve(inputs.catalog, ctx)
     counts = _Counts()
-    with catalog.connect(inputs.catalog) as conn:
+    with catalog.connect(inputs.catalog, ctx) as conn:
         conn.execute(
             "INSERT INTO scout_sources (name, root, rules) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET root = excluded.root, rules = excluded.rules",

@@ -145,7 +145,7 @@ def schema(inputs: SchemaInput, ctx: JobContext) -> SchemaOutput:
         )
     names = [inputs.table] if inputs.table else list(declared)
     out: list[TableSchema] = []
-    with catalog.connect(inputs.catalog) as conn:
+    with catalog.connect(inputs.catalog, ctx) as conn:
         for name in names:
             intent = declared[name]
             observed = _observed(inputs, name) if inputs.action == "observe" else None

@@ -53,10 +53,14 @@ def test_scan_catalogues_files_with_rules_tags_and_hashes(
         )
     ]
     assert _rows(catalog, "SELECT name, files FROM scout_sources") == [("tree", 251)]
-    assert select_files(catalog, Selection(tag="notes")) == [str(root.resolve() / "notes.txt")]
-    assert len(select_files(catalog, Selection(glob="d000/d01/*.log"))) == 50
+    assert select_files(catalog, make_context(), Selection(tag="notes")) == [
+        str(root.resolve() / "notes.txt")
+    ]
+    assert len(select_files(catalog, make_context(), Selection(glob="d000/d01/*.log"))) == 50
     query = "SELECT path FROM scout_files WHERE size > 4"
-    assert select_files(catalog, Selection(query=query)) == [str(root.resolve() / "notes.txt")]
+    assert select_files(catalog, make_context(), Selection(query=query)) == [
+        str(root.resolve() / "notes.txt")
+    ]
 
 
 def test_rescan_updates_only_what_changed(
