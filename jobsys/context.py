@@ -1,8 +1,11 @@
 """``JobContext``: what a job type receives besides its inputs.
 
 A job id, the attempt number, a staging directory (created on first use), a
-progress reporter, a logger writing to the job's own log file (opened on first
-use), a secret resolver, and ``warn()`` for outputs that succeeded with warnings.
+progress reporter, a sink-metrics recorder (``ctx.metrics.sink(...)``: rows, bytes
+and write latency per output, for the jobs view), a logger writing to the job's own
+log file (opened on first use), a secret resolver, and ``warn()`` for outputs that
+succeeded with warnings. ``output_dir`` says where the staged files will be
+published, so a job can name its outputs' final paths.
 
 Every value resolved through ``ctx.secrets`` is remembered by the context: the job's
 logger replaces it with ``***`` in messages and tracebacks, and ``ctx.redact(text)``
@@ -45,6 +48,59 @@ class NullProgress:
         self.processed = processed
         self.total = total if total is not None else self.total
         self.failed = failed if failed is not None else self.failed
+
+
+class MetricsRecorder(Protocol):
+    """Records sink figures of a running job: what it wrote where, and how fast."""
+
+    def sink(
+        self,
+        uri: str,
+        output: str,
+        rows: int,
+        bytes: int,  # noqa: A002 - the seed's word
+        latency_ms: float,
+        errors: int = 0,
+    ) -> None:
+        """Add one write's figures to output ``output`` of sink ``uri`` (cheap; batched)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SinkFigures:
+    """The running totals of one (sink, output) pair."""
+
+    rows: int = 0
+    bytes: int = 0
+    writes: int = 0
+    errors: int = 0
+    latency_ms: float = 0.0
+
+
+class NullMetrics:
+    """A recorder that keeps running totals in memory and writes nothing (for direct calls)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, str], SinkFigures] = {}
+
+    def sink(
+        self,
+        uri: str,
+        output: str,
+        rows: int,
+        bytes: int,  # noqa: A002
+        latency_ms: float,
+        errors: int = 0,
+    ) -> None:
+        """Add the figures to the totals of ``(uri, output)``."""
+        old = self.totals.get((uri, output), SinkFigures())
+        self.totals[(uri, output)] = SinkFigures(
+            old.rows + rows,
+            old.bytes + bytes,
+            old.writes + 1,
+            old.errors + errors,
+            old.latency_ms + latency_ms,
+        )
 
 
 MASK = "***"
@@ -100,6 +156,11 @@ class JobContext:
     staging_path: Path
     log_path: Path
     progress: ProgressReporter = field(default_factory=NullProgress)
+    metrics: MetricsRecorder = field(default_factory=NullMetrics)
+    #: where staged files are published (None: nothing publishes them, they stay in staging)
+    output_path: Path | None = None
+    #: the worker's JOBSYS_HOME (None in a direct call): where job types keep shared state
+    home: Path | None = None
     secrets: SecretResolver = field(default_factory=SecretResolvers)
     warnings: list[str] = field(default_factory=list)
     _logger: logging.Logger | None = field(default=None, repr=False)
@@ -119,6 +180,11 @@ class JobContext:
         """``.staging/<job_id>/``: write outputs here; they are published atomically."""
         self.staging_path.mkdir(parents=True, exist_ok=True)
         return self.staging_path
+
+    @property
+    def output_dir(self) -> Path:
+        """Where a file staged as ``staging_dir / name`` ends up: ``output_dir / name``."""
+        return self.output_path if self.output_path is not None else self.staging_path
 
     @property
     def logger(self) -> logging.Logger:

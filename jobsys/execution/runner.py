@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from jobsys.context import JobContext
 from jobsys.errors import FatalJobError
 from jobsys.execution import callbacks, dag, dedup, invariants, staging
+from jobsys.execution.metrics import StoreMetrics
 from jobsys.execution.progress import Heartbeats, StoreProgress
 from jobsys.execution.retry import Retry, classify
 from jobsys.execution.sequencing import (
@@ -99,7 +100,9 @@ def run_attempt(
     if isinstance(begun, writes.Defer):
         return Later(stale_after.total_seconds(), begun.reason)
 
-    progress = StoreProgress(engine, job_id)
+    progress, metrics = StoreProgress(engine, job_id), StoreMetrics(engine, job_id)
+    # Where outputs go (per job, or per asset); a duplicate of an earlier job is SKIPPED.
+    plan = dedup.plan(runtime, spec, job_id, begun.params)
     ctx = JobContext(
         job_id=job_id,
         job_type=spec.name,
@@ -107,10 +110,11 @@ def run_attempt(
         staging_path=staging.staging_path(runtime.staging_root, job_id),
         log_path=runtime.logs_root / f"{job_id}.log",
         progress=progress,
+        metrics=metrics,
+        output_path=plan.location,
+        home=runtime.settings.resolved_home,
         secrets=SecretResolvers(),
     )
-    # Where outputs go (per job, or per asset); a duplicate of an earlier job is SKIPPED.
-    plan = dedup.plan(runtime, spec, job_id, begun.params)
     beats = _heartbeats_for(runtime)
     beats.add(job_id)
     try:
@@ -119,6 +123,7 @@ def run_attempt(
     finally:
         beats.discard(job_id)
         progress.flush()
+        metrics.flush()
         ctx.close()
     return _conclude(runtime, spec, begun, ctx, attempt, worker_id, plan)
 

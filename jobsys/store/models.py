@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models: JobTemplate, Schedule, JobGroup, Job, JobRun (seed 004).
+"""SQLAlchemy 2 typed models: JobTemplate, Schedule, JobGroup, Job, JobRun (seed 004), SinkStat.
 
 Timestamps are stored as UTC and read back timezone-aware on every backend.
 ``job_runs`` is append-only: an UPDATE is refused by a database trigger (created
@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -229,6 +230,30 @@ class CallbackDelivery(Base):
     job_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SinkStat(Base):
+    """Figures a running job wrote to one output of one sink since its previous row.
+
+    One row per (sink, output) per flush (batched, at most every half second): the rows,
+    bytes, writes and errors added, the writes' mean and worst latency. Sum per job or
+    per ``sink_uri`` for totals; issue 7's jobs view reads them (seed 001 §8.2).
+    """
+
+    __tablename__ = "sink_stats"
+    __table_args__ = (Index("ix_sink_stats_sink_uri_recorded_at", "sink_uri", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    sink_uri: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    writes: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    write_latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    max_latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 # Append-only, enforced by the database (the store writes with Core, not the ORM).

@@ -10,11 +10,12 @@ from sqlalchemy import Connection, Table, case, func, select
 
 from jobsys.errors import NotFound
 from jobsys.lifecycle import JobState
-from jobsys.store.models import Job, JobGroup, JobRun
+from jobsys.store.models import Job, JobGroup, JobRun, SinkStat
 
 jobs = cast(Table, Job.__table__)
 runs = cast(Table, JobRun.__table__)
 groups = cast(Table, JobGroup.__table__)
+sink_stats = cast(Table, SinkStat.__table__)
 
 
 def get_job(conn: Connection, job_id: str) -> Any:
@@ -186,3 +187,32 @@ def last_published(conn: Connection, job_type: str, output_path: str, other_than
         .limit(1)
     )
     return conn.execute(query).one_or_none()
+
+
+def sink_figures(
+    conn: Connection, job_ids: Sequence[str] | None = None, sink_uri: str | None = None
+) -> list[Any]:
+    """Totals per (sink_uri, output): rows, bytes, writes, errors, mean and worst latency (ms).
+
+    Of the given jobs, or one sink, or everything recorded (seed 001 §8.2's SinkStats).
+    """
+    t = sink_stats
+    writes_total = func.sum(t.c.writes)
+    query = select(
+        t.c.sink_uri,
+        t.c.output,
+        func.sum(t.c.rows).label("rows"),
+        func.sum(t.c.bytes).label("bytes"),
+        writes_total.label("writes"),
+        func.sum(t.c.error_count).label("errors"),
+        (func.sum(t.c.write_latency_ms * t.c.writes) / func.nullif(writes_total, 0)).label(
+            "mean_latency_ms"
+        ),
+        func.max(t.c.max_latency_ms).label("max_latency_ms"),
+        func.max(t.c.recorded_at).label("last_recorded_at"),
+    ).group_by(t.c.sink_uri, t.c.output)
+    if job_ids is not None:
+        query = query.where(t.c.job_id.in_(list(job_ids)))
+    if sink_uri is not None:
+        query = query.where(t.c.sink_uri == sink_uri)
+    return list(conn.execute(query.order_by(t.c.sink_uri, t.c.output)).all())

@@ -25,11 +25,12 @@ from jobsys.lifecycle import (
     RunStatus,
     transition,
 )
-from jobsys.store.models import Job, JobGroup, JobRun, new_id
+from jobsys.store.models import Job, JobGroup, JobRun, SinkStat, new_id
 
 jobs = cast(Table, Job.__table__)
 runs = cast(Table, JobRun.__table__)
 groups = cast(Table, JobGroup.__table__)
+sink_stats = cast(Table, SinkStat.__table__)
 
 J = JobState
 
@@ -366,6 +367,12 @@ def progress(
     conn.execute(
         update(jobs).where(jobs.c.id == job_id, jobs.c.status == J.RUNNING.value).values(**values)
     )
+
+
+def sink_figures(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append sink figures (``sink_stats`` rows: job_id, sink_uri, output, rows, bytes, ...)."""
+    if rows:
+        conn.execute(insert(sink_stats), list(rows))
 
 
 # --- steering ------------------------------------------------------------------------------
