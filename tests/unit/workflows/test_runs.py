@@ -205,3 +205,26 @@ def test_retry_selects_failed_steps_and_their_descendants_only() -> None:
     assert selection.job_ids == ["b-1", "d-None"]
     assert selection.items_only == {"b"}
     assert selection.reexpand == set()
+
+
+def test_retries_and_timeout_overrides_reach_the_job_and_its_signature() -> None:
+    from celery import Celery
+
+    from jobsys.execution.dag import run_canvas
+    from jobsys.settings import Settings
+
+    m = manifest(
+        {"name": "a", "type": "demo.echo", "with": {"message": "x"}, "retries": 4, "timeout": 7},
+    )
+    rows = runs.new_run_rows(m, REGISTRY, {}, {"group_id": "g", "priority": 5}, lambda: "job-a")
+    assert rows[0]["max_attempts"] == 5  # the first attempt and four retries
+    as_rows = {"a": [SimpleNamespace(**{**rows[0], "item_index": None})]}
+    app = Celery("t", set_as_current=False)
+    sig, compiled = run_canvas(app, Settings(broker_url="redis://x/0"), m, as_rows)
+    assert compiled.exact
+    assert sig.task == "demo.echo"
+    assert list(sig.args) == ["job-a"]
+    assert sig.options["soft_time_limit"] == 7
+    assert sig.options["time_limit"] == 37
+    assert sig.options["queue"] == "demo.basic@1"
+    assert sig.immutable
