@@ -221,7 +221,8 @@ def _apply(
         old = known.pop(name, None)
         if old is None:
             sha = sha256_file(Path(path)) if hashing else None
-            ext = os.path.splitext(name)[1].lower().lstrip(".")
+            stem, dot, ext = name.rpartition(".")
+            ext = ext.lower() if dot and stem else ""
             w.inserts.append(
                 (
                     w.source_id,

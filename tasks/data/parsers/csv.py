@@ -121,8 +121,18 @@ def _lines(seen: int, n: int, skipped: list[int]) -> pa.Array:
     first = _line_of(seen + 1, skipped)
     last = _line_of(seen + n, skipped)
     if last - first == n - 1:  # no rejected line in between: one range
-        return pa.array(range(first, first + n), pa.int64())
+        return pc.add(_range(n), first)
     return pa.array([_line_of(seen + i, skipped) for i in range(1, n + 1)], pa.int64())
+
+
+_RANGE: list[pa.Array] = [pa.array([], pa.int64())]
+
+
+def _range(n: int) -> pa.Array:
+    """``0 .. n-1`` as int64: a slice of one cached range, grown when too short."""
+    if len(_RANGE[0]) < n:
+        _RANGE[0] = pa.array(range(max(n, 2 * len(_RANGE[0]))), pa.int64())
+    return _RANGE[0].slice(0, n)
 
 
 def _line_of(ordinal: int, skipped: list[int]) -> int:
