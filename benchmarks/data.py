@@ -74,11 +74,15 @@ def child(code: str) -> dict[str, float]:
     return result
 
 
-def find_rate(tree: Path) -> tuple[int, float]:
-    """Files counted by ``find | wc -l`` and the seconds it took."""
+def find_rate(tree: Path, printf: str = "") -> tuple[int, float]:
+    """Files counted by ``find ROOT -type f [-printf ...] | wc -l`` and the seconds it took."""
     start = time.perf_counter()
     out = subprocess.run(
-        f"find {tree} -type f | wc -l", shell=True, capture_output=True, text=True, check=True
+        f"find {tree} -type f {printf} | wc -l",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return int(out.stdout.strip()), time.perf_counter() - start
 
@@ -94,6 +98,7 @@ def bench_scan(work: Path, sizes: list[int]) -> None:
         subprocess.run(["sync"], check=False)
         find_rate(tree)  # warm the dentry cache for both, as a rescan would find it
         count, find_s = find_rate(tree)
+        _, stat_s = find_rate(tree, "-printf '%p %s %T@\\n'")  # find that stats, as scan must
         catalog = str(work / f"catalog_{n}.sqlite")
         code = SCAN.format(tree=str(tree), catalog=catalog, work=str(work))
         first = child(code)
@@ -105,6 +110,10 @@ def bench_scan(work: Path, sizes: list[int]) -> None:
             f"peak RSS {first['peak_rss_mb']:.0f} MB | rescan (unchanged) "
             f"{again['files'] / again['seconds']:,.0f} files/s, "
             f"peak RSS {again['peak_rss_mb']:.0f} MB"
+        )
+        print(
+            f"scan {n:,} files: find -printf size,mtime {count / stat_s:,.0f} files/s "
+            f"({stat_s:.2f}s): data.scan ratio {rate / (count / stat_s):.2f} against it"
         )
         shutil.rmtree(tree)
 
