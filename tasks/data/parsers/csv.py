@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
 from tasks.data.contracts import TableContract
-from tasks.data.parsers import ParseOptions, ParserError, Piece, Rejected, Rows
-from tasks.data.parsers._coerce import RowBuilder
+from tasks.data.parsers import ParseOptions, ParserError, Piece, Rejected
+from tasks.data.parsers._coerce import typed_rows
 
 BLOCK_SIZE = 8 << 20
 
@@ -87,33 +87,8 @@ class CsvParser:
             rejected.clear()
             lines = _lines(seen, batch.num_rows, skipped)
             seen += batch.num_rows
-            yield from _typed(contract, schema, batch, lines)
+            yield from typed_rows(contract, schema, batch, lines)
         yield from rejected
-
-
-def _typed(
-    contract: TableContract, schema: pa.Schema, batch: pa.RecordBatch, lines: pa.Array
-) -> Iterator[Piece]:
-    """The batch cast to the contract, or its good rows and a rejection for each bad one."""
-    nulls_ok = all(f.nullable or batch.column(f.name).null_count == 0 for f in schema)
-    if nulls_ok:
-        try:
-            cast = pa.RecordBatch.from_arrays(
-                [pc.cast(batch.column(f.name), f.type) for f in schema], schema=schema
-            )
-            yield Rows(contract.table, cast, lines)
-            return
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    builder = RowBuilder(contract)
-    for values, line in zip(batch.to_pylist(), lines.to_pylist(), strict=True):
-        reason = builder.add(values, line)
-        if reason is not None:
-            raw = ",".join("" if v is None else str(v) for v in values.values())
-            yield Rejected(contract.table, line, reason, raw)
-    if len(builder):
-        good, good_lines = builder.take()
-        yield Rows(contract.table, good, good_lines)
 
 
 def _lines(seen: int, n: int, skipped: list[int]) -> pa.Array:
