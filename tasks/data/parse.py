@@ -253,6 +253,8 @@ def _write(  # noqa: C901 - one loop over the parser's pieces
     tables: dict[str, TableContract],
     source: Path,
 ) -> ParseOutput:
+    if source.is_dir():
+        raise ParserError(f"{source}: a folder, not a file (PARSE takes one file per job)")
     if not source.is_file():
         raise ParserError(f"{source}: no such file")
     name = str(source.resolve())
