@@ -322,6 +322,8 @@ def scan(inputs: ScanInput, ctx: JobContext) -> ScanOutput:
         ctx.warn(f"not scanned: {error}")
     if len(counts.errors) > 20:
         ctx.warn(f"... and {len(counts.errors) - 20} more paths not scanned")
+    if len(listed) > inputs.max_listed:
+        ctx.warn(f"files lists the first {inputs.max_listed} files only (max_listed)")
     return ScanOutput(
         source=source,
         root=root_text,
