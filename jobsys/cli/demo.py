@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from jobsys.cli import render
+from jobsys.cli import demo_data, render
 from jobsys.client import Client
 from jobsys.errors import JobsysError
 from jobsys.lifecycle import JOB_TERMINAL
@@ -26,9 +26,11 @@ class DemoFailed(JobsysError):
     """The demo did not end as it should."""
 
 
-def _start_worker(home: Path, name: str, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    home: Path, name: str, log: Path, capabilities: tuple[str, ...]
+) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "jobsys", "worker", "--concurrency", "2", "--name", name]
-    for cap in DEMO_CAPABILITIES:
+    for cap in capabilities:
         args += ["--capability", cap]
     env = {**os.environ, "JOBSYS_HOME": str(home)}
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +63,8 @@ def demo(
     home: Path | None = typer.Option(None, help="Where the store and broker live (JOBSYS_HOME)."),
     timeout: float = typer.Option(60.0, help="Seconds to wait for the jobs."),
 ) -> None:
-    """Start a worker, run jobs that succeed, fail, retry and wait; print their history."""
+    """Start a worker, run jobs that succeed, fail, retry and wait, and a data pipeline
+    (scan → parse each FIX log → export); print their history and where outputs are."""
     settings = load_settings(**({"home": home} if home else {}))
     runtime = Runtime(settings)
     client = Client(runtime=runtime)
@@ -71,9 +74,14 @@ def demo(
     log = settings.logs_root / "demo-worker.log"
     typer.echo(f"store: {settings.effective_database_url}")
     typer.echo(f"broker: {settings.effective_broker_url} (worker log: {log})")
-    proc = _start_worker(home_dir, name, log)
+    no_data = demo_data.available()
+    capabilities = DEMO_CAPABILITIES + (demo_data.CAPABILITIES if no_data is None else ())
+    proc = _start_worker(home_dir, name, log, capabilities)
+    pipeline: demo_data.Started | None = None
     try:
         _wait_ready(client, proc, name, log)
+        if no_data is None:
+            pipeline = demo_data.start(client, home_dir)
         jobs = {
             "succeeds": client.submit("demo.echo", message="hello from jobsys", times=3),
             "fails fatally": client.submit("demo.explode", reason="source file is unreadable"),
@@ -84,6 +92,7 @@ def demo(
         for label, handle in jobs.items():
             if label != "waits for a capability":
                 handle.wait(timeout)
+        pipeline_state = demo_data.wait(client, pipeline, timeout) if pipeline else None
     finally:
         _stop(proc)
     rows = {label: client.job(h.id) for label, h in jobs.items()}
@@ -123,4 +132,8 @@ def demo(
         raise DemoFailed("unexpected outcome: " + "; ".join(wrong))
     assert all(rows[k].status in {s.value for s in JOB_TERMINAL} for k in list(expected)[:4])
     typer.echo(f"outputs of the echo job: {rows['succeeds'].output_path}")
+    if pipeline is not None and pipeline_state is not None:
+        demo_data.report(client, pipeline, pipeline_state)
+    else:
+        typer.echo(f"data pipeline not shown: {no_data}")
     typer.echo("demo finished: run `jobsys jobs list` to see every job so far.")

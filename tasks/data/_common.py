@@ -4,16 +4,19 @@ that record sink figures (rows, bytes, write latency) as they write."""
 from __future__ import annotations
 
 import hashlib
+import queue
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobsys import Invariant, JobContext
-from tasks.data.contracts import JOB_ID, SOURCE_FILE, SOURCE_LINE
+from tasks.data.contracts import JOB_ID, LINEAGE_FIELDS, LINEAGE_TEXT, SOURCE_FILE
 
 ATOMIC = Invariant(
     "atomic_output",
@@ -31,10 +34,56 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("line", pa.int64()),
         pa.field("reason", pa.string()),
         pa.field("raw", pa.string()),
-        pa.field(JOB_ID, pa.string(), nullable=False),
-        pa.field(SOURCE_FILE, pa.string(), nullable=False),
+        pa.field(JOB_ID, LINEAGE_TEXT, nullable=False),
+        pa.field(SOURCE_FILE, LINEAGE_TEXT, nullable=False),
     ]
 )
+
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced by a thread up to ``depth`` ahead of the consumer.
+
+    Reading (pyarrow's CSV reader releases the GIL) overlaps with writing. An exception
+    in the producer is raised in the consumer; a consumer that stops early stops the producer.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="jobsys-data-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value = slots.get()
+            if value is _DONE:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 class Throttle:
@@ -62,19 +111,18 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def constant(value: str, n: int) -> pa.DictionaryArray:
+    """``n`` times ``value``, dictionary-encoded: the text is stored once."""
+    return pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, pa.int32()), n), [value])
+
+
 def with_lineage(
     batch: pa.RecordBatch, job_id: str, source: str, lines: pa.Array
 ) -> pa.RecordBatch:
     """``batch`` with the lineage columns appended."""
     n = batch.num_rows
-    arrays = [*batch.columns, pa.repeat(job_id, n), pa.repeat(source, n), lines]
-    fields = [
-        *batch.schema,
-        pa.field(JOB_ID, pa.string(), nullable=False),
-        pa.field(SOURCE_FILE, pa.string(), nullable=False),
-        pa.field(SOURCE_LINE, pa.int64()),
-    ]
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+    arrays = [*batch.columns, constant(job_id, n), constant(source, n), lines]
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*batch.schema, *LINEAGE_FIELDS]))
 
 
 class ParquetSink:

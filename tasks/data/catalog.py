@@ -69,7 +69,6 @@ CREATE TABLE IF NOT EXISTS scout_files (
     UNIQUE (source_id, rel_path)
 );
 CREATE INDEX IF NOT EXISTS ix_scout_files_folder ON scout_files(folder_id);
-CREATE INDEX IF NOT EXISTS ix_scout_files_path ON scout_files(path);
 CREATE TABLE IF NOT EXISTS parse_history (
     id INTEGER PRIMARY KEY,
     path TEXT NOT NULL,

@@ -20,9 +20,11 @@ JOB_ID = "_cf_job_id"
 SOURCE_FILE = "_cf_source_file"
 SOURCE_LINE = "_cf_source_line"
 LINEAGE = (JOB_ID, SOURCE_FILE, SOURCE_LINE)
+#: one value per file: dictionary-encoded (an index per row, the text once)
+LINEAGE_TEXT = pa.dictionary(pa.int32(), pa.string())
 LINEAGE_FIELDS = (
-    pa.field(JOB_ID, pa.string(), nullable=False),
-    pa.field(SOURCE_FILE, pa.string(), nullable=False),
+    pa.field(JOB_ID, LINEAGE_TEXT, nullable=False),
+    pa.field(SOURCE_FILE, LINEAGE_TEXT, nullable=False),
     pa.field(SOURCE_LINE, pa.int64(), nullable=True),
 )
 

@@ -34,6 +34,8 @@ from tasks.data._common import (
     ParquetSink,
     SqliteSink,
     Throttle,
+    constant,
+    prefetched,
     with_lineage,
 )
 from tasks.data.contracts import TableContract
@@ -251,6 +253,8 @@ def _write(  # noqa: C901 - one loop over the parser's pieces
     tables: dict[str, TableContract],
     source: Path,
 ) -> ParseOutput:
+    if source.is_dir():
+        raise ParserError(f"{source}: a folder, not a file (PARSE takes one file per job)")
     if not source.is_file():
         raise ParserError(f"{source}: no such file")
     name = str(source.resolve())
@@ -279,8 +283,8 @@ def _write(  # noqa: C901 - one loop over the parser's pieces
                 pa.array([r.line for r in rows], pa.int64()),
                 pa.array([r.reason for r in rows], pa.string()),
                 pa.array([r.raw for r in rows], pa.string()),
-                pa.repeat(ctx.job_id, n),
-                pa.repeat(name, n),
+                constant(ctx.job_id, n),
+                constant(name, n),
             ],
             schema=QUARANTINE_SCHEMA,
         )
@@ -288,7 +292,7 @@ def _write(  # noqa: C901 - one loop over the parser's pieces
         tally.rejected = []
 
     try:
-        for piece in guarded(parser, source, options):
+        for piece in prefetched(guarded(parser, source, options)):
             if isinstance(piece, Rows):
                 sink = sinks.get(piece.table)
                 if sink is None:

@@ -221,7 +221,8 @@ def _apply(
         old = known.pop(name, None)
         if old is None:
             sha = sha256_file(Path(path)) if hashing else None
-            ext = os.path.splitext(name)[1].lower().lstrip(".")
+            stem, dot, ext = name.rpartition(".")
+            ext = ext.lower() if dot and stem else ""
             w.inserts.append(
                 (
                     w.source_id,
@@ -321,6 +322,8 @@ def scan(inputs: ScanInput, ctx: JobContext) -> ScanOutput:
         ctx.warn(f"not scanned: {error}")
     if len(counts.errors) > 20:
         ctx.warn(f"... and {len(counts.errors) - 20} more paths not scanned")
+    if len(listed) > inputs.max_listed:
+        ctx.warn(f"files lists the first {inputs.max_listed} files only (max_listed)")
     return ScanOutput(
         source=source,
         root=root_text,

@@ -94,12 +94,15 @@ def test_the_demo_uses_the_embedded_store_and_broker_under_dot_jobsys(demo: Demo
 
 def test_running_the_demo_again_in_the_same_directory_works(demo: Demo) -> None:
     assert demo.second.code == 0, str(demo.second)
-    jobs = demo.jobs()
+    demo_types = {job_type for job_type, _ in EXPECTED.values()}
+    jobs = [j for j in demo.jobs() if j["job_type"] in demo_types]
     assert len(jobs) == 2 * len(EXPECTED)
     by_type: dict[str, list[str]] = {}
     for job in jobs:
         by_type.setdefault(job["job_type"], []).append(job["status"])
     assert by_type == {job_type: [status] * 2 for job_type, status in EXPECTED.values()}
+    data = sorted(j["job_type"] for j in demo.jobs() if j["job_type"].startswith("data."))
+    assert data == ["data.export"] * 2 + ["data.parse"] * 6 + ["data.scan"] * 2
 
 
 def test_the_flaky_job_has_one_run_per_attempt(demo: Demo) -> None:
@@ -151,3 +154,27 @@ def test_json_output_is_plain_json(demo: Demo) -> None:
     parsed = json.loads(ran.stdout)
     assert isinstance(parsed, list) and parsed
     assert {"id", "job_type", "status", "params", "created_at"} <= set(parsed[0])
+
+
+def test_the_demo_runs_the_fix_pipeline_and_says_where_its_outputs_are(demo: Demo) -> None:
+    out = demo.first.stdout
+    assert "data pipeline fix-pipeline: SCAN → forEach PARSE → EXPORT" in out
+    home = demo.cwd / ".jobsys"
+    logs = home / "demo" / "fix_logs"
+    assert f"FIX logs: {logs}" in out
+    assert sorted(p.name for p in logs.iterdir()) == ["venue_1.log", "venue_2.log", "venue_3.log"]
+    export = demo.job_of("data.export")  # of either run
+    shown = demo.run("jobs", "show", "--json", export["id"]).json()
+    both = out + demo.second.stdout
+    assert f"export (Concordance DAT + manifest.json): {shown['output_path']}" in both
+    assert (shown["outputs"]["bates_first"], shown["outputs"]["bates_last"]) == (
+        "DEMO000001",
+        "DEMO000300",
+    )
+    dat = Path(shown["output_path"]) / "orders.dat"
+    assert len(dat.read_bytes().decode("utf-8-sig").split("\r\n")) == 302  # header, 300, ""
+    parses = [j for j in demo.jobs() if j["job_type"] == "data.parse"]
+    assert (
+        sorted(j["status"] for j in parses) == ["COMPLETED"] * 4 + ["COMPLETED_WITH_WARNINGS"] * 2
+    )
+    assert not any((home / ".staging").iterdir()) if (home / ".staging").exists() else True

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tasks.data.contracts import TableContract
+from tasks.data.parsers import Piece, Rejected, Rows
 
 Convert = Callable[[Any], Any]
 
@@ -148,3 +150,29 @@ class RowBuilder:
         self.columns = {name: [] for name in self.columns}
         self.lines = []
         return batch, lines
+
+
+def typed_rows(
+    contract: TableContract, schema: pa.Schema, batch: pa.RecordBatch, lines: pa.Array
+) -> Iterator[Piece]:
+    """A batch of text columns cast to the contract, or its good rows and a rejection for
+    each bad one (checked row by row only when the batch as a whole does not cast)."""
+    nulls_ok = all(f.nullable or batch.column(f.name).null_count == 0 for f in schema)
+    if nulls_ok:
+        try:
+            cast = pa.RecordBatch.from_arrays(
+                [pc.cast(batch.column(f.name), f.type) for f in schema], schema=schema
+            )
+            yield Rows(contract.table, cast, lines)
+            return
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    builder = RowBuilder(contract)
+    for values, line in zip(batch.to_pylist(), lines.to_pylist(), strict=True):
+        reason = builder.add(values, line)
+        if reason is not None:
+            raw = ",".join("" if v is None else str(v) for v in values.values())
+            yield Rejected(contract.table, line, reason, raw)
+    if len(builder):
+        good, good_lines = builder.take()
+        yield Rows(contract.table, good, good_lines)

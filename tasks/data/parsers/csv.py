@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
 from tasks.data.contracts import TableContract
-from tasks.data.parsers import ParseOptions, ParserError, Piece, Rejected, Rows
-from tasks.data.parsers._coerce import RowBuilder
+from tasks.data.parsers import ParseOptions, ParserError, Piece, Rejected
+from tasks.data.parsers._coerce import typed_rows
 
 BLOCK_SIZE = 8 << 20
 
@@ -87,33 +87,8 @@ class CsvParser:
             rejected.clear()
             lines = _lines(seen, batch.num_rows, skipped)
             seen += batch.num_rows
-            yield from _typed(contract, schema, batch, lines)
+            yield from typed_rows(contract, schema, batch, lines)
         yield from rejected
-
-
-def _typed(
-    contract: TableContract, schema: pa.Schema, batch: pa.RecordBatch, lines: pa.Array
-) -> Iterator[Piece]:
-    """The batch cast to the contract, or its good rows and a rejection for each bad one."""
-    nulls_ok = all(f.nullable or batch.column(f.name).null_count == 0 for f in schema)
-    if nulls_ok:
-        try:
-            cast = pa.RecordBatch.from_arrays(
-                [pc.cast(batch.column(f.name), f.type) for f in schema], schema=schema
-            )
-            yield Rows(contract.table, cast, lines)
-            return
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    builder = RowBuilder(contract)
-    for values, line in zip(batch.to_pylist(), lines.to_pylist(), strict=True):
-        reason = builder.add(values, line)
-        if reason is not None:
-            raw = ",".join("" if v is None else str(v) for v in values.values())
-            yield Rejected(contract.table, line, reason, raw)
-    if len(builder):
-        good, good_lines = builder.take()
-        yield Rows(contract.table, good, good_lines)
 
 
 def _lines(seen: int, n: int, skipped: list[int]) -> pa.Array:
@@ -121,8 +96,18 @@ def _lines(seen: int, n: int, skipped: list[int]) -> pa.Array:
     first = _line_of(seen + 1, skipped)
     last = _line_of(seen + n, skipped)
     if last - first == n - 1:  # no rejected line in between: one range
-        return pa.array(range(first, first + n), pa.int64())
+        return pc.add(_range(n), first)
     return pa.array([_line_of(seen + i, skipped) for i in range(1, n + 1)], pa.int64())
+
+
+_RANGE: list[pa.Array] = [pa.array([], pa.int64())]
+
+
+def _range(n: int) -> pa.Array:
+    """``0 .. n-1`` as int64: a slice of one cached range, grown when too short."""
+    if len(_RANGE[0]) < n:
+        _RANGE[0] = pa.array(range(max(n, 2 * len(_RANGE[0]))), pa.int64())
+    return _RANGE[0].slice(0, n)
 
 
 def _line_of(ordinal: int, skipped: list[int]) -> int:

@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+
 from tasks.data.contracts import Column, TableContract
-from tasks.data.parsers import ParseOptions, ParserError, Piece, Rejected, Rows
-from tasks.data.parsers._coerce import RowBuilder
+from tasks.data.parsers import ParseOptions, ParserError, Piece, Rejected
+from tasks.data.parsers._coerce import typed_rows
 
 SOH = "\x01"
 RAW_LIMIT = 2000
@@ -129,7 +131,7 @@ class FixParser:
 
     def parse(self, path: Path, options: ParseOptions) -> Iterator[Piece]:  # noqa: C901
         """Typed batches of both tables; rejected messages with reason and line."""
-        builders = {t: RowBuilder(c) for t, (c, _) in _TABLES.items()}
+        pending = {kind: _Pending(contract, tags) for kind, (contract, tags) in _TABLES.items()}
         known = _known_symbols(options)
         try:
             handle = path.open("rb")
@@ -155,25 +157,53 @@ class FixParser:
                     yield Rejected("", number, problem, _raw(raw))
                     continue
                 fields = dict(f.split("=", 1) for f in text.split(delimiter) if "=" in f)
-                kind = fields.get("35")
-                if kind not in _TABLES:
+                table = pending.get(fields.get("35", ""))
+                if table is None:
                     continue
-                contract, tags = _TABLES[kind]
-                values = {column: fields.get(tag) for column, tag in tags.items()}
-                reason = None
-                if known is not None and values["symbol"] not in known:
-                    reason = f"symbol: {values['symbol']!r} is not in context securities"
-                builder = builders[kind]
-                reason = reason or builder.add(values, number)
-                if reason is not None:
-                    yield Rejected(contract.table, number, reason, _raw(raw))
-                elif len(builder) >= options.batch_rows:
-                    batch, lines = builder.take()
-                    yield Rows(contract.table, batch, lines)
-        for kind, builder in builders.items():
-            if len(builder):
-                batch, lines = builder.take()
-                yield Rows(_TABLES[kind][0].table, batch, lines)
+                if known is not None and fields.get("55") not in known:
+                    reason = f"symbol: {fields.get('55')!r} is not in context securities"
+                    yield Rejected(table.contract.table, number, reason, _raw(raw))
+                    continue
+                table.add(fields, number)
+                if len(table.lines) >= options.batch_rows:
+                    yield from table.take()
+        for table in pending.values():
+            if table.lines:
+                yield from table.take()
+
+
+class _Pending:
+    """One table's rows as text, converted a batch at a time (row by row only on failure)."""
+
+    def __init__(self, contract: TableContract, tags: dict[str, str]) -> None:
+        self.contract, self.schema = contract, contract.arrow_schema()
+        self.tags = list(tags.items())
+        self.columns: dict[str, list[str | None]] = {name: [] for name in tags}
+        self.lines: list[int] = []
+
+    def add(self, fields: dict[str, str], line: int) -> None:
+        for name, tag in self.tags:
+            value = fields.get(tag)
+            if name == "sending_time" and value is not None:
+                value = iso_time(value)
+            self.columns[name].append(value)
+        self.lines.append(line)
+
+    def take(self) -> Iterator[Piece]:
+        batch = pa.RecordBatch.from_pydict(
+            {n: pa.array(v, pa.string()) for n, v in self.columns.items()}
+        )
+        lines = pa.array(self.lines, pa.int64())
+        self.columns = {name: [] for name in self.columns}
+        self.lines = []
+        yield from typed_rows(self.contract, self.schema, batch, lines)
+
+
+def iso_time(value: str) -> str:
+    """FIX's UTCTimestamp ``YYYYMMDD-HH:MM:SS[.sss]`` as ISO 8601 UTC; other text unchanged."""
+    if len(value) >= 17 and value[8] == "-" and value[:8].isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:8]}T{value[9:]}Z"
+    return value
 
 
 def _known_symbols(options: ParseOptions) -> set[str] | None:

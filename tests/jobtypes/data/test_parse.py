@@ -220,6 +220,8 @@ def test_a_parser_that_raises_is_a_per_file_failure_recorded_in_history(
 def test_unreadable_file_fails_clearly(
     make_context: MakeContext, tmp_path: Path, catalog: str
 ) -> None:
+    with pytest.raises(FatalJobError, match="a folder, not a file"):
+        _parse(make_context, path=str(tmp_path), parser="fix", catalog=catalog)
     with pytest.raises(FatalJobError, match="no such file"):
         _parse(make_context, path=str(tmp_path / "missing.log"), parser="fix", catalog=catalog)
     with pytest.raises(FatalJobError, match="unknown parser 'nope' \\(available: csv, fix, jsonl"):

@@ -100,5 +100,7 @@ def test_scan_of_a_missing_root_fails(
 
 def test_listing_is_capped(make_context: MakeContext, tmp_path: Path, catalog: str) -> None:
     root = samples.write_tree(tmp_path / "tree", 30, per_folder=10)
-    out = scan(ScanInput(root=str(root), catalog=catalog, max_listed=7), make_context("data.scan"))
+    ctx = make_context("data.scan")
+    out = scan(ScanInput(root=str(root), catalog=catalog, max_listed=7), ctx)
     assert len(out.files) == 7 and out.files_truncated and out.files_total == 30
+    assert ctx.warnings == ["files lists the first 7 files only (max_listed)"]
