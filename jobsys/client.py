@@ -12,8 +12,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,11 +29,20 @@ from jobsys.errors import (
 from jobsys.execution import dag, dispatch
 from jobsys.execution.sequencing import message_for
 from jobsys.jobtypes import JobType, JobTypeRegistry, validate_inputs
-from jobsys.lifecycle import GROUP_TERMINAL, JOB_TERMINAL, GroupState, JobState, TemplateState
+from jobsys.lifecycle import (
+    GROUP_TERMINAL,
+    JOB_TERMINAL,
+    GroupState,
+    JobState,
+    RunStatus,
+    ScheduleState,
+    TemplateState,
+)
 from jobsys.runtime import Runtime
+from jobsys.scheduling import cron as cron_mod
 from jobsys.secrets import SecretResolver
 from jobsys.settings import Settings, load_settings
-from jobsys.store import dags, queries, templates, writes
+from jobsys.store import dags, queries, schedules, templates, writes
 from jobsys.store.models import new_id
 from jobsys.store.session import store_errors
 from jobsys.workflows import runs
@@ -46,6 +56,9 @@ if TYPE_CHECKING:  # dulwich loads only when a sync runs
 GROUP_MODES = ("parallel", "sequential")
 #: the source that owns templates made by ``Client.create_template`` (apply will not overwrite them)
 CLIENT_SOURCE = "client"
+#: the error type of a job a schedule's firing skipped because the previous run had not ended
+OVERLAP_SKIP = "ScheduleOverlap"
+P = TypeVar("P", bound=Enum)
 __all__ = ["CapabilityInfo", "Client", "Dag", "JobHandle", "validate_inputs"]
 
 
@@ -530,24 +543,38 @@ class Client:
     # --- DAG runs -------------------------------------------------------------------------
 
     def run_template(
-        self, name: str, params: Mapping[str, Any] | None = None, *, priority: int | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        schedule_id: str | None = None,
     ) -> str:
         """Run a stored template: a JobGroup with one job per step, sent as a Celery canvas.
 
         ``params`` overlay the manifest's ``params`` (for a single-job-type template, its
-        default inputs). Returns the run's group id.
+        default inputs). ``schedule_id`` (set when a schedule fires) is recorded on the
+        run and on its jobs. Returns the run's group id.
         """
         template = self.template(name)
+        manifest, run_params = self._prepare_run(template, params)
+        return self._start_run(
+            manifest, run_params, template.id, template.name, priority, schedule_id=schedule_id
+        )
+
+    def _prepare_run(
+        self, template: Any, params: Mapping[str, Any] | None
+    ) -> tuple[Manifest, dict[str, Any]]:
+        """The manifest and run parameters of a run of ``template``; archived ones refused."""
         if template.deleted_at is not None or template.status == TemplateState.ARCHIVED.value:
-            raise InvalidTransition("template", TemplateState.ARCHIVED.value, "run", key=name)
+            raise InvalidTransition(
+                "template", TemplateState.ARCHIVED.value, "run", key=template.name
+            )
         given = dict(params or {})
         if template.definition is None:
-            manifest = _single_step(template, given)
-            run_params: dict[str, Any] = {}
-        else:
-            manifest = Manifest.model_validate(template.definition)
-            run_params = runs.run_params(manifest, given, template.name)
-        return self._start_run(manifest, run_params, template.id, template.name, priority)
+            return _single_step(template, given), {}
+        manifest = Manifest.model_validate(template.definition)
+        return manifest, runs.run_params(manifest, given, template.name)
 
     def _start_run(
         self,
@@ -556,11 +583,15 @@ class Client:
         template_id: str | None,
         name: str,
         priority: int | None,
+        *,
+        schedule_id: str | None = None,
+        skip_reason: str | None = None,
     ) -> str:
         group_id, now = new_id(), _now()
         base = {
             "group_id": group_id,
             "template_id": template_id,
+            "schedule_id": schedule_id,
             "priority": self.settings.default_priority if priority is None else priority,
             "created_at": now,
             "updated_at": now,
@@ -578,7 +609,11 @@ class Client:
                 definition=definition,
                 rows=rows,
                 now=now,
+                schedule_id=schedule_id,
             )
+            if skip_reason is not None:
+                _skip_run(conn, group_id, skip_reason, now)
+                return group_id
             writes.mark_queued(conn, [r["id"] for r in rows if r["step"] in roots], now)
             writes.set_group_state(conn, group_id, GroupState.QUEUED, now)
             step_rows = runs.by_step(dags.step_jobs(conn, group_id))
@@ -676,6 +711,134 @@ class Client:
         with store_errors(self.settings):
             return deliver(self.runtime, group_id, (FAILED,))
 
+    # --- schedules --------------------------------------------------------------------------
+    # A schedule fires a template through ``run_template`` (see ``jobsys.scheduling``).
+
+    def create_schedule(
+        self,
+        name: str,
+        template: str,
+        *,
+        cron: str | None = None,
+        interval_seconds: int | None = None,
+        timezone: str = "UTC",
+        params: Mapping[str, Any] | None = None,
+        overlap: str = "allow",
+        misfire: str = "skip",
+        enabled: bool = True,
+    ) -> Any:
+        """A schedule firing ``template`` on ``cron`` (read in ``timezone``) or every
+        ``interval_seconds``; ``params`` overlay the template's defaults at each firing.
+
+        Everything is checked first (cron, timezone, policies, the template is not archived,
+        the parameters fit it); ``InputError`` names what is wrong. Returns the row.
+        """
+        timing = cron_mod.timing(cron, interval_seconds, timezone, subject=f"schedule {name}")
+        overlap_policy = _policy(cron_mod.OverlapPolicy, overlap, "overlap")
+        misfire_policy = _policy(cron_mod.MisfirePolicy, misfire, "misfire")
+        if not name or len(name) > 200:
+            raise InputError("schedule", "name", "must be 1 to 200 characters")
+        row = self.template(template)
+        self._check_params(row, params)
+        now = _now()
+        values = {
+            "name": name,
+            "template_id": row.id,
+            "cron_expression": timing.cron,
+            "interval_seconds": timing.interval_seconds,
+            "timezone": timing.timezone,
+            "param_overrides": dict(params or {}),
+            "overlap_policy": overlap_policy.value,
+            "misfire_policy": misfire_policy.value,
+            "next_trigger_at": cron_mod.first_after(timing, now) if enabled else None,
+        }
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            schedule_id = schedules.insert_schedule(conn, values, enabled=enabled, now=now)
+            return schedules.get_schedule(conn, schedule_id)
+
+    def _check_params(self, template: Any, params: Mapping[str, Any] | None) -> None:
+        """Refuse parameters a run of ``template`` would refuse (and archived templates)."""
+        manifest, run_params = self._prepare_run(template, params)
+        base = {"group_id": None, "template_id": template.id}
+        runs.new_run_rows(manifest, self.registry, run_params, base, new_id)
+
+    def schedules(self, include_deleted: bool = False) -> list[Any]:
+        """Schedules by name, each with ``template_name``; deleted ones only if asked."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            return schedules.list_schedules(conn, include_deleted=include_deleted)
+
+    def schedule(self, name_or_id: str) -> Any:
+        """One schedule's row (with ``template_name``) by name or id, or ``NotFound``."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            return schedules.get_schedule(conn, name_or_id)
+
+    def enable_schedule(self, name_or_id: str) -> Any:
+        """ENABLED: it fires from its next instant after now (missed ones are not caught up)."""
+        row = self.schedule(name_or_id)
+        if row.status == ScheduleState.ENABLED.value:
+            return row
+        now = _now()
+        next_at = cron_mod.first_after(_timing(row), now)
+        return self._set_schedule_state(row, ScheduleState.ENABLED, now, next_at)
+
+    def disable_schedule(self, name_or_id: str) -> Any:
+        """DISABLED: it fires no more until enabled again."""
+        row = self.schedule(name_or_id)
+        if row.status == ScheduleState.DISABLED.value:
+            return row
+        return self._set_schedule_state(row, ScheduleState.DISABLED, _now())
+
+    def delete_schedule(self, name_or_id: str) -> Any:
+        """DELETED: kept for the runs that name it, never fires again; its name is free."""
+        row = self.schedule(name_or_id)
+        return self._set_schedule_state(row, ScheduleState.DELETED, _now())
+
+    def _set_schedule_state(
+        self, row: Any, to: ScheduleState, now: datetime, next_at: datetime | None = None
+    ) -> Any:
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            schedules.set_state(conn, row.id, to, now, next_trigger_at=next_at)
+            return schedules.get_schedule(conn, row.id, include_deleted=True)
+
+    def run_schedule_now(self, name_or_id: str) -> str:
+        """Fire a schedule once now, whatever its state and overlap policy; its timing is
+        untouched. Returns the run's group id."""
+        row = self.schedule(name_or_id)
+        group_id = self.run_template(row.template_id, row.param_overrides, schedule_id=row.id)
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            schedules.touch_triggered(conn, row.id, _now())
+        return group_id
+
+    def previous_run_open(self, schedule_id: str) -> str | None:
+        """The id of the schedule's latest run if it has not ended, else None."""
+        with store_errors(self.settings), self.runtime.engine.connect() as conn:
+            row = schedules.open_run(conn, schedule_id)
+        return None if row is None else str(row.id)
+
+    def fire_schedule(self, schedule: Any, instant: datetime) -> str:
+        """One firing of a claimed schedule (what beat calls): a run of its template with
+        its parameters, recorded as SKIPPED instead when its overlap policy is ``skip`` and
+        the previous run has not ended. Returns the run's group id."""
+        reason = None
+        if schedule.overlap_policy == cron_mod.OverlapPolicy.SKIP.value:
+            previous = self.previous_run_open(schedule.id)
+            if previous is not None:
+                reason = (
+                    f"schedule {schedule.name}: firing of {instant.isoformat()} skipped, "
+                    f"the previous run {previous} has not ended (overlap policy skip)"
+                )
+        template = self.template(schedule.template_id)
+        manifest, run_params = self._prepare_run(template, schedule.param_overrides)
+        return self._start_run(
+            manifest,
+            run_params,
+            template.id,
+            template.name,
+            None,
+            schedule_id=schedule.id,
+            skip_reason=reason,
+        )
+
 
 @dataclass(frozen=True)
 class Dag:
@@ -721,6 +884,28 @@ class Dag:
             "plan": self.plan,
             "exact": self.exact,
         }
+
+
+def _timing(row: Any) -> cron_mod.Timing:
+    """A stored schedule's timing."""
+    return cron_mod.Timing(row.cron_expression, row.interval_seconds, row.timezone)
+
+
+def _policy(kind: type[P], value: str, field_name: str) -> P:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(p.value for p in kind)
+        raise InputError("schedule", field_name, f"{value!r}: must be one of {allowed}") from None
+
+
+def _skip_run(conn: Any, group_id: str, reason: str, now: datetime) -> None:
+    """End a run before it starts: each job SKIPPED with ``reason`` (a JobRun records it)."""
+    for job in dags.step_jobs(conn, group_id):
+        dags.end_unstarted(conn, job, RunStatus.SKIPPED, reason, now, error_type=OVERLAP_SKIP)
+    writes.set_group_state(conn, group_id, GroupState.QUEUED, now)
+    dags.set_group_error(conn, group_id, reason, now)
+    writes.settle_group(conn, group_id, now)
 
 
 def _single_step(template: Any, params: Mapping[str, Any]) -> Manifest:

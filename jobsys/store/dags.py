@@ -38,6 +38,7 @@ def insert_run(
     definition: dict[str, Any],
     rows: Sequence[dict[str, Any]],
     now: datetime,
+    schedule_id: str | None = None,
 ) -> None:
     """A DAG run: its group (mode ``dag``) and one PENDING job per step, in one transaction."""
     conn.execute(
@@ -47,6 +48,7 @@ def insert_run(
             mode="dag",
             status=GroupState.CREATED.value,
             template_id=template_id,
+            schedule_id=schedule_id,
             params=params,
             definition=definition,
             created_at=now,
