@@ -585,6 +585,7 @@ class Client:
         priority: int | None,
         *,
         schedule_id: str | None = None,
+        scheduled_for: datetime | None = None,
         skip_reason: str | None = None,
     ) -> str:
         group_id, now = new_id(), _now()
@@ -610,6 +611,7 @@ class Client:
                 rows=rows,
                 now=now,
                 schedule_id=schedule_id,
+                scheduled_for=scheduled_for,
             )
             if skip_reason is not None:
                 _skip_run(conn, group_id, skip_reason, now)
@@ -756,6 +758,48 @@ class Client:
             schedule_id = schedules.insert_schedule(conn, values, enabled=enabled, now=now)
             return schedules.get_schedule(conn, schedule_id)
 
+    def update_schedule(
+        self,
+        name_or_id: str,
+        *,
+        cron: str | None = None,
+        interval_seconds: int | None = None,
+        timezone: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        overlap: str | None = None,
+        misfire: str | None = None,
+    ) -> Any:
+        """Change what is given: the timing (``cron`` or ``interval_seconds`` replaces the
+        other; an ENABLED schedule then counts from now), the timezone, the parameters
+        (replaced, not merged) or a policy. Returns the row."""
+        row = self.schedule(name_or_id)
+        values: dict[str, Any] = {}
+        if cron is not None or interval_seconds is not None or timezone is not None:
+            if cron is None and interval_seconds is None:
+                cron, interval_seconds = row.cron_expression, row.interval_seconds
+            timing = cron_mod.timing(
+                cron, interval_seconds, timezone or row.timezone, subject=f"schedule {row.name}"
+            )
+            values |= {
+                "cron_expression": timing.cron,
+                "interval_seconds": timing.interval_seconds,
+                "timezone": timing.timezone,
+            }
+            if row.status == ScheduleState.ENABLED.value:
+                values["next_trigger_at"] = cron_mod.first_after(timing, _now())
+        if params is not None:
+            self._check_params(self.template(row.template_id), params)
+            values["param_overrides"] = dict(params)
+        if overlap is not None:
+            values["overlap_policy"] = _policy(cron_mod.OverlapPolicy, overlap, "overlap").value
+        if misfire is not None:
+            values["misfire_policy"] = _policy(cron_mod.MisfirePolicy, misfire, "misfire").value
+        if not values:
+            return row
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            schedules.update_schedule(conn, row.id, values, _now())
+            return schedules.get_schedule(conn, row.id)
+
     def _check_params(self, template: Any, params: Mapping[str, Any] | None) -> None:
         """Refuse parameters a run of ``template`` would refuse (and archived templates)."""
         manifest, run_params = self._prepare_run(template, params)
@@ -836,6 +880,7 @@ class Client:
             template.name,
             None,
             schedule_id=schedule.id,
+            scheduled_for=instant,
             skip_reason=reason,
         )
 

@@ -39,6 +39,7 @@ def insert_run(
     rows: Sequence[dict[str, Any]],
     now: datetime,
     schedule_id: str | None = None,
+    scheduled_for: datetime | None = None,
 ) -> None:
     """A DAG run: its group (mode ``dag``) and one PENDING job per step, in one transaction."""
     conn.execute(
@@ -49,6 +50,7 @@ def insert_run(
             status=GroupState.CREATED.value,
             template_id=template_id,
             schedule_id=schedule_id,
+            scheduled_for=scheduled_for,
             params=params,
             definition=definition,
             created_at=now,

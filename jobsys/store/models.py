@@ -133,6 +133,8 @@ class JobGroup(Base):
     template_id: Mapped[str | None] = mapped_column(ForeignKey("job_templates.id"))
     #: the schedule whose firing started this run (None for runs started by hand)
     schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id"), index=True)
+    #: the scheduled instant a schedule's firing was for (its lateness: created_at - this)
+    scheduled_for: Mapped[datetime | None] = mapped_column()
     #: a DAG run's parameters (template defaults overlaid with the run's own)
     params: Mapped[dict[str, Any] | None] = mapped_column()
     #: a DAG run's manifest, as it was when the run started

@@ -1,4 +1,4 @@
-"""Schedules: a run's schedule_id, and the change stamp beat polls
+"""Schedules: a run's schedule_id and scheduled_for, and the change stamp beat polls
 
 Revision ID: 0004
 Revises: 0003
@@ -19,6 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("job_groups") as batch:
         batch.add_column(sa.Column("schedule_id", sa.String(length=36), nullable=True))
+        batch.add_column(sa.Column("scheduled_for", sa.DateTime(), nullable=True))
         batch.create_foreign_key(
             "fk_job_groups_schedule_id_schedules", "schedules", ["schedule_id"], ["id"]
         )
@@ -40,4 +41,5 @@ def downgrade() -> None:
     with op.batch_alter_table("job_groups") as batch:
         batch.drop_index("ix_job_groups_schedule_id")
         batch.drop_constraint("fk_job_groups_schedule_id_schedules", type_="foreignkey")
+        batch.drop_column("scheduled_for")
         batch.drop_column("schedule_id")
