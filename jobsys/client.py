@@ -8,6 +8,7 @@ broker refuses, the rows are removed again: nothing is left half-written.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ CLIENT_SOURCE = "client"
 #: the error type of a job a schedule's firing skipped because the previous run had not ended
 OVERLAP_SKIP = "ScheduleOverlap"
 P = TypeVar("P", bound=Enum)
-__all__ = ["CapabilityInfo", "Client", "Dag", "JobHandle", "validate_inputs"]
+__all__ = ["CapabilityInfo", "Client", "Dag", "Fired", "JobHandle", "validate_inputs"]
 
 
 def _now() -> datetime:
@@ -859,6 +860,86 @@ class Client:
             row = schedules.open_run(conn, schedule_id)
         return None if row is None else str(row.id)
 
+    def fire_schedules(self, firings: Sequence[tuple[Any, datetime]]) -> list[Fired]:
+        """Many claimed firings at once (what beat does each tick): their runs are written in
+        one transaction, then their canvases are published one after the other.
+
+        A firing whose overlap policy is ``skip`` goes through ``fire_schedule``. A firing
+        that cannot start (its template archived meanwhile, its parameters no longer fit)
+        is reported with its error; the others still fire. If the broker refuses, the runs
+        not yet published are removed again and ``BrokerUnavailable`` is raised.
+        """
+        out: list[Fired] = []
+        prepared: dict[str, tuple[Any, Manifest, dict[str, Any], dict[str, Any], set[str]]] = {}
+        runs_: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        roots: list[str] = []
+        batch: list[tuple[Any, datetime, str, Manifest]] = []
+        now = _now()
+        for schedule, instant in firings:
+            try:
+                if schedule.overlap_policy == cron_mod.OverlapPolicy.SKIP.value:
+                    out.append(Fired(schedule.name, instant, self.fire_schedule(schedule, instant)))
+                    continue
+                key = f"{schedule.template_id} {_canonical(schedule.param_overrides)}"
+                if key not in prepared:
+                    template = self.template(schedule.template_id)
+                    manifest, run_params = self._prepare_run(template, schedule.param_overrides)
+                    definition = manifest.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    starts = set(runs.graph_of(manifest).roots())
+                    prepared[key] = (template, manifest, run_params, definition, starts)
+                template, manifest, run_params, definition, starts = prepared[key]
+                group_id = new_id()
+                base = {
+                    "group_id": group_id,
+                    "template_id": template.id,
+                    "schedule_id": schedule.id,
+                    "priority": self.settings.default_priority,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                new_rows = runs.new_run_rows(manifest, self.registry, run_params, base, new_id)
+            except JobsysError as exc:
+                out.append(Fired(schedule.name, instant, None, exc.format_message()))
+                continue
+            rows += new_rows
+            roots += [r["id"] for r in new_rows if r["step"] in starts]
+            runs_.append(
+                {
+                    "id": group_id,
+                    "name": template.name,
+                    "template_id": template.id,
+                    "schedule_id": schedule.id,
+                    "scheduled_for": instant,
+                    "params": run_params,
+                    "definition": definition,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            batch.append((schedule, instant, group_id, manifest))
+        if not batch:
+            return out
+        ids = [group_id for _, _, group_id, _ in batch]
+        with store_errors(self.settings), self.runtime.engine.begin() as conn:
+            dags.insert_runs(conn, runs_, rows)
+            writes.mark_queued(conn, roots, now)
+            dags.queue_runs(conn, ids, now)
+            by_run = dags.jobs_of_runs(conn, ids)
+        for done, (schedule, instant, group_id, manifest) in enumerate(batch):
+            canvas, _ = dag.run_canvas(
+                self.runtime.app, self.settings, manifest, runs.by_step(by_run[group_id])
+            )
+            try:
+                dag.publish_canvas(self.runtime, canvas)
+            except JobsysError:
+                with store_errors(self.settings), self.runtime.engine.begin() as conn:
+                    for unpublished in ids[done:]:
+                        dags.delete_run(conn, unpublished)
+                raise
+            out.append(Fired(schedule.name, instant, group_id))
+        return out
+
     def fire_schedule(self, schedule: Any, instant: datetime) -> str:
         """One firing of a claimed schedule (what beat calls): a run of its template with
         its parameters, recorded as SKIPPED instead when its overlap policy is ``skip`` and
@@ -883,6 +964,16 @@ class Client:
             scheduled_for=instant,
             skip_reason=reason,
         )
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One firing of a schedule: the run it started, or why it could not start."""
+
+    schedule: str
+    instant: datetime
+    run_id: str | None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -929,6 +1020,11 @@ class Dag:
             "plan": self.plan,
             "exact": self.exact,
         }
+
+
+def _canonical(value: Any) -> str:
+    """A mapping as canonical JSON (a cache key)."""
+    return json.dumps(value or {}, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _timing(row: Any) -> cron_mod.Timing:

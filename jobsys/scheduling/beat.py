@@ -7,11 +7,13 @@ write of a schedule or archive of a template). Each tick:
 1. if the change stamp moved (``schedule_changed()``), reload every ENABLED schedule
    whose template is active, so a schedule created, changed, disabled or deleted while
    beat runs takes effect within ``beat_max_loop_interval`` seconds;
-2. for each entry whose ``next_trigger_at`` has come, decide what fires
-   (``jobsys.scheduling.cron.plan_firing``: misfire policy), then **claim** it with a
-   compare-and-set UPDATE of ``next_trigger_at`` (``jobsys.store.schedules.claim``).
-   Only the beat whose UPDATE matched fires, through ``Client.fire_schedule``; a beat
-   that lost marks the entry ``_dirty`` and ``sync()`` re-reads it from the store;
+2. for the entries whose ``next_trigger_at`` has come, in random order and chunks of
+   ``CHUNK``, decide what fires (``jobsys.scheduling.cron.plan_firing``: misfire policy),
+   then **claim** them with a compare-and-set UPDATE of ``next_trigger_at``
+   (``jobsys.store.schedules.claim_many``: ``... WHERE id IN (...) AND next_trigger_at =
+   :due RETURNING id``). Only the beat whose UPDATE matched a row fires it, through
+   ``Client.fire_schedules``; a beat that lost marks the entry ``_dirty`` and ``sync()``
+   re-reads it from the store;
 3. sleep until the next instant due, at most ``beat_max_loop_interval``.
 
 Two beats, or a restarted beat, therefore never fire one instant twice: the store row
@@ -29,6 +31,7 @@ Entry point: ``jobsys beat`` (``bind(client)`` gives the class), or
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,9 +42,10 @@ from celery.utils.log import get_logger
 
 from jobsys.errors import JobsysError
 from jobsys.lifecycle import GROUP_TERMINAL
-from jobsys.scheduling.cron import MisfirePolicy, OverlapPolicy, Timing, plan_firing
+from jobsys.scheduling.cron import Firing, MisfirePolicy, OverlapPolicy, Timing, plan_firing
 from jobsys.store import schedules
 from jobsys.store.models import Schedule, ScheduleChange
+from jobsys.store.session import store_errors
 
 if TYPE_CHECKING:
     from jobsys.client import Client
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
 logger = get_logger("jobsys.beat")
 #: seconds between looks at a held (overlap ``queue``) schedule's previous run
 HOLD_POLL = 0.5
+#: due schedules claimed and fired together (one claim statement, one run transaction)
+CHUNK = 50
 _ENDED = {s.value for s in GROUP_TERMINAL}
 
 
@@ -138,16 +144,16 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         return {e.name: e for e in self._entries.values()}
 
     def sync(self) -> None:
-        """Re-read the entries another beat fired (``_dirty``) from the store."""
+        """Re-read the entries another beat fired (``_dirty``) from the store, in one query."""
         if not self._dirty:
             return
         with self.jobsys.runtime.engine.connect() as conn:
-            for key in list(self._dirty):
-                rows = schedules.firing_schedules(conn, key)
-                if rows:
-                    self._entries[key] = self.Entry(rows[0], self.app)
-                else:
-                    self._entries.pop(key, None)
+            rows = {r.id: r for r in schedules.firing_schedules(conn, sorted(self._dirty))}
+        for key in self._dirty:
+            if key in rows:
+                self._entries[key] = self.Entry(rows[key], self.app)
+            else:
+                self._entries.pop(key, None)
         self._dirty.clear()
 
     def should_sync(self) -> bool:
@@ -171,14 +177,16 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self._reload()
         now = self.now()
         due = [e for e in self._entries.values() if e.next_at <= now]
-        # Two beats walk the due entries in different orders, so they share the firing
-        # instead of both contending for the same rows first.
+        # Two beats walk the due entries in different orders, a chunk at a time, so they
+        # share the firing instead of both contending for the same rows first.
         random.shuffle(due)
-        for entry in due:
+        for start in range(0, len(due), CHUNK):
             try:
-                self._fire(entry, now)
+                self._fire(due[start : start + CHUNK], now)
             except JobsysError as exc:
-                logger.error("beat: schedule %s did not fire: %s", entry.name, exc)
+                logger.error(
+                    "beat: %d schedule(s) did not fire: %s", len(due[start : start + CHUNK]), exc
+                )
         self.sync()
         return self._sleep(self.now())
 
@@ -188,7 +196,38 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             waits.append(HOLD_POLL if entry.held else (entry.next_at - now).total_seconds())
         return max(0.0, min(waits))
 
-    def _fire(self, entry: ScheduleEntry, now: datetime) -> None:
+    def _fire(self, entries: list[ScheduleEntry], now: datetime) -> None:
+        """Plan, claim (one compare-and-set statement per shared instant), then fire."""
+        planned = [(e, f) for e in entries if (f := self._plan(e, now)) is not None]
+        won = self._claim(planned)
+        firings: list[tuple[Any, datetime]] = []
+        for entry, firing in planned:
+            if entry.row.id not in won:
+                self._dirty.add(entry.row.id)
+                continue
+            entry.next_at = firing.next_at
+            entry.last_run_at = firing.fire[-1] if firing.fire else entry.last_run_at
+            if firing.missed:
+                logger.warning(
+                    "beat: schedule %s missed %d instant(s) (misfire policy %s)",
+                    entry.name,
+                    firing.missed,
+                    entry.row.misfire_policy,
+                )
+            firings += [(entry.row, instant) for instant in firing.fire]
+        for fired in self.jobsys.fire_schedules(firings):
+            if fired.error is None:
+                logger.info(
+                    "beat: schedule %s fired for %s: run %s",
+                    fired.schedule,
+                    fired.instant,
+                    fired.run_id,
+                )
+            else:
+                logger.error("beat: schedule %s did not fire: %s", fired.schedule, fired.error)
+
+    def _plan(self, entry: ScheduleEntry, now: datetime) -> Firing | None:
+        """What fires for a due entry; None while overlap ``queue`` holds it."""
         row, settings = entry.row, self.jobsys.settings
         grace = settings.beat_misfire_grace
         if row.overlap_policy == OverlapPolicy.QUEUE.value:
@@ -196,11 +235,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 previous = schedules.last_run(conn, row.id)
             if previous is not None and previous.status not in _ENDED:
                 entry.held = True
-                return
+                return None
             if entry.held or _ended_after(previous, entry.next_at):
                 grace = float("inf")  # held, not missed: it fires as on time
             entry.held = False
-        firing = plan_firing(
+        return plan_firing(
             entry.timing,
             entry.next_at,
             now,
@@ -208,23 +247,18 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             grace=grace,
             max_catchup=settings.beat_max_catchup,
         )
-        fired = firing.fire[-1] if firing.fire else None
-        with self.jobsys.runtime.engine.begin() as conn:
-            won = schedules.claim(conn, row.id, entry.next_at, firing.next_at, fired)
-        if not won:
-            self._dirty.add(row.id)
-            return
-        entry.next_at, entry.last_run_at = firing.next_at, fired or entry.last_run_at
-        if firing.missed:
-            logger.warning(
-                "beat: schedule %s missed %d instant(s) (misfire policy %s)",
-                row.name,
-                firing.missed,
-                row.misfire_policy,
-            )
-        for instant in firing.fire:
-            group_id = self.jobsys.fire_schedule(row, instant)
-            logger.info("beat: schedule %s fired for %s: run %s", row.name, instant, group_id)
+
+    def _claim(self, planned: list[tuple[ScheduleEntry, Firing]]) -> set[str]:
+        """The schedule ids this beat won, claimed in one transaction."""
+        shared: dict[tuple[datetime, datetime, datetime | None], list[str]] = defaultdict(list)
+        for entry, firing in planned:
+            fired = firing.fire[-1] if firing.fire else None
+            shared[(entry.next_at, firing.next_at, fired)].append(entry.row.id)
+        won: set[str] = set()
+        with store_errors(self.jobsys.settings), self.jobsys.runtime.engine.begin() as conn:
+            for (due, next_at, fired), ids in shared.items():
+                won |= schedules.claim_many(conn, ids, due, next_at, fired)
+        return won
 
 
 def _ended_after(previous: Any, due: datetime) -> bool:

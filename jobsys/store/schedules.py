@@ -14,7 +14,7 @@ Redis flush.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -80,16 +80,16 @@ def list_schedules(conn: Connection, *, include_deleted: bool = False) -> list[A
     return list(conn.execute(query).all())
 
 
-def firing_schedules(conn: Connection, schedule_id: str | None = None) -> list[Any]:
-    """ENABLED schedules whose template is active: the ones beat fires (or just one of them)."""
+def firing_schedules(conn: Connection, ids: Sequence[str] | None = None) -> list[Any]:
+    """ENABLED schedules whose template is active: the ones beat fires (or those of ``ids``)."""
     query = _with_template().where(
         schedules.c.status == S.ENABLED.value,
         templates.c.status != TemplateState.ARCHIVED.value,
         templates.c.deleted_at.is_(None),
         schedules.c.next_trigger_at.is_not(None),
     )
-    if schedule_id is not None:
-        query = query.where(schedules.c.id == schedule_id)
+    if ids is not None:
+        query = query.where(schedules.c.id.in_(list(ids)))
     return list(conn.execute(query).all())
 
 
@@ -182,6 +182,33 @@ def claim(
         .values(**values)
     )
     return done.rowcount == 1
+
+
+def claim_many(
+    conn: Connection,
+    schedule_ids: Sequence[str],
+    due: datetime,
+    next_at: datetime,
+    fired: datetime | None,
+) -> set[str]:
+    """``claim`` for many schedules sharing ``due``, ``next_at`` and ``fired``, in one
+    statement; returns the ids this caller won. Each row's compare-and-set is atomic."""
+    if not schedule_ids:
+        return set()
+    values: dict[str, Any] = {"next_trigger_at": next_at}
+    if fired is not None:
+        values["last_triggered_at"] = fired
+    done = conn.execute(
+        update(schedules)
+        .where(
+            schedules.c.id.in_(list(schedule_ids)),
+            schedules.c.next_trigger_at == due,
+            schedules.c.status == S.ENABLED.value,
+        )
+        .values(**values)
+        .returning(schedules.c.id)
+    )
+    return {row.id for row in done}
 
 
 def touch_triggered(conn: Connection, schedule_id: str, at: datetime) -> None:
