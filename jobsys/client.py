@@ -920,24 +920,30 @@ class Client:
             batch.append((schedule, instant, group_id, manifest))
         if not batch:
             return out
+        from jobsys.celery import broker_errors
+
         ids = [group_id for _, _, group_id, _ in batch]
         with store_errors(self.settings), self.runtime.engine.begin() as conn:
             dags.insert_runs(conn, runs_, rows)
             writes.mark_queued(conn, roots, now)
             dags.queue_runs(conn, ids, now)
             by_run = dags.jobs_of_runs(conn, ids)
-        for done, (schedule, instant, group_id, manifest) in enumerate(batch):
-            canvas, _ = dag.run_canvas(
-                self.runtime.app, self.settings, manifest, runs.by_step(by_run[group_id])
-            )
-            try:
-                dag.publish_canvas(self.runtime, canvas)
-            except JobsysError:
-                with store_errors(self.settings), self.runtime.engine.begin() as conn:
-                    for unpublished in ids[done:]:
-                        dags.delete_run(conn, unpublished)
-                raise
-            out.append(Fired(schedule.name, instant, group_id))
+        published = 0
+        try:
+            with broker_errors(self.settings), self.runtime.app.producer_or_acquire() as producer:
+                for schedule, instant, group_id, manifest in batch:
+                    rows_by_step = runs.by_step(by_run[group_id])
+                    canvas, _ = dag.run_canvas(
+                        self.runtime.app, self.settings, manifest, rows_by_step
+                    )
+                    dag.publish_canvas(self.runtime, canvas, producer)
+                    published += 1
+                    out.append(Fired(schedule.name, instant, group_id))
+        except JobsysError:
+            with store_errors(self.settings), self.runtime.engine.begin() as conn:
+                for unpublished in ids[published:]:
+                    dags.delete_run(conn, unpublished)
+            raise
         return out
 
     def fire_schedule(self, schedule: Any, instant: datetime) -> str:

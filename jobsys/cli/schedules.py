@@ -1,4 +1,4 @@
-"""``jobsys schedules create|list|show|enable|disable|delete|run-now`` and ``jobsys beat``."""
+"""``jobsys schedules create|update|list|show|enable|disable|delete|run-now``, ``jobsys beat``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,33 @@ def create(
         )
     next_at = _local(row.next_trigger_at, row.timezone)
     typer.echo(f"created {row.name} ({row.status}): {_timing(row)}, next {next_at}")
+
+
+@app.command("update")
+def update(
+    name: str = NAME,
+    cron: str | None = typer.Option(None, "--cron", help="A new cron expression."),
+    every: int | None = typer.Option(None, "--every", min=1, help="Or: a new interval (s)."),
+    timezone: str | None = typer.Option(None, "--timezone", help="A new IANA timezone."),
+    params: list[str] = typer.Option([], "--param", "-p", help="Run parameters (replace all)."),
+    raw_json: str | None = typer.Option(None, "--json", help="Run parameters as a JSON object."),
+    overlap: str | None = typer.Option(None, help="allow, skip or queue."),
+    misfire: str | None = typer.Option(None, help="skip, once or all."),
+) -> None:
+    """Change a schedule's timing, parameters or policies; beat picks it up without a restart."""
+    given = parse_inputs(params, raw_json) if params or raw_json else None
+    with Client() as client:
+        row = client.update_schedule(
+            name,
+            cron=cron,
+            interval_seconds=every,
+            timezone=timezone,
+            params=given,
+            overlap=overlap,
+            misfire=misfire,
+        )
+    next_at = _local(row.next_trigger_at, row.timezone)
+    typer.echo(f"updated {row.name} ({row.status}): {_timing(row)}, next {next_at}")
 
 
 @app.command("list")

@@ -53,6 +53,13 @@ def test_apply_makes_the_triggers_schedule_and_create_adds_one(jobsys: Run, appl
     shown = json.loads(jobsys("schedules", "show", "morning", "--json").stdout)
     assert shown["param_overrides"] == {"message": "good morning"}
 
+    updated = jobsys("schedules", "update", "morning", "--every", "3600", "-p", "message=later")
+    assert updated.code == 0, str(updated)
+    assert updated.stdout.startswith("updated morning (ENABLED): every 3600s, next ")
+    shown = json.loads(jobsys("schedules", "show", "morning", "--json").stdout)
+    assert (shown["cron_expression"], shown["interval_seconds"]) == (None, 3600)
+    assert shown["param_overrides"] == {"message": "later"}
+
 
 def test_disable_enable_run_now_delete(jobsys: Run, applied: None) -> None:
     assert jobsys("schedules", "disable", "report").stdout == "disabled report\n"
