@@ -8,7 +8,8 @@ write of a schedule or archive of a template). Each tick:
    whose template is active, so a schedule created, changed, disabled or deleted while
    beat runs takes effect within ``beat_max_loop_interval`` seconds;
 2. for the entries whose ``next_trigger_at`` has come, in random order and chunks of
-   ``CHUNK``, decide what fires (``jobsys.scheduling.cron.plan_firing``: misfire policy),
+   ``CHUNK`` (up to ``FIRING_THREADS`` chunks at once), decide what fires
+   (``jobsys.scheduling.cron.plan_firing``: misfire policy),
    then **claim** them with a compare-and-set UPDATE of ``next_trigger_at``
    (``jobsys.store.schedules.claim_many``: ``... WHERE id IN (...) AND next_trigger_at =
    :due RETURNING id``). Only the beat whose UPDATE matched a row fires it, through
@@ -33,6 +34,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -55,6 +57,8 @@ logger = get_logger("jobsys.beat")
 HOLD_POLL = 0.5
 #: due schedules claimed and fired together (one claim statement, one run transaction)
 CHUNK = 50
+#: chunks fired at once (each claims and writes on its own connection)
+FIRING_THREADS = 4
 _ENDED = {s.value for s in GROUP_TERMINAL}
 
 
@@ -157,7 +161,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._dirty.clear()
 
     def should_sync(self) -> bool:
-        """Sync whenever an entry is dirty (cheap: one indexed read per entry)."""
+        """Sync whenever an entry is dirty (one query for all of them)."""
         return bool(self._dirty)
 
     def close(self) -> None:
@@ -172,23 +176,44 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         return (type(self).clock_fn or _utcnow)()
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        """Reload if changed, fire what is due, return the seconds to sleep."""
-        if self.schedule_changed():
-            self._reload()
+        """Reload if changed, fire what is due, return the seconds to sleep.
+
+        A store or broker that does not answer is logged and tried again next tick.
+        """
+        settings = self.jobsys.settings
+        try:
+            with store_errors(settings):
+                if self.schedule_changed():
+                    self._reload()
+        except JobsysError as exc:
+            logger.error("beat: cannot read the schedules: %s", exc)
+            return float(self.max_interval)
         now = self.now()
         due = [e for e in self._entries.values() if e.next_at <= now]
         # Two beats walk the due entries in different orders, a chunk at a time, so they
         # share the firing instead of both contending for the same rows first.
         random.shuffle(due)
-        for start in range(0, len(due), CHUNK):
-            try:
-                self._fire(due[start : start + CHUNK], now)
-            except JobsysError as exc:
-                logger.error(
-                    "beat: %d schedule(s) did not fire: %s", len(due[start : start + CHUNK]), exc
-                )
-        self.sync()
+        chunks = [due[start : start + CHUNK] for start in range(0, len(due), CHUNK)]
+        if len(chunks) > 1:
+            # Firing waits on the store and the broker: chunks overlap those waits.
+            self.jobsys.runtime.app.producer_pool  # noqa: B018 - made once, before the threads
+            with ThreadPoolExecutor(FIRING_THREADS, thread_name_prefix="beat-fire") as pool:
+                list(pool.map(lambda chunk: self._fire_chunk(chunk, now), chunks))
+        elif chunks:
+            self._fire_chunk(chunks[0], now)
+        try:
+            with store_errors(settings):
+                self.sync()
+        except JobsysError as exc:
+            logger.error("beat: cannot re-read the schedules another beat fired: %s", exc)
         return self._sleep(self.now())
+
+    def _fire_chunk(self, chunk: list[ScheduleEntry], now: datetime) -> None:
+        try:
+            with store_errors(self.jobsys.settings):
+                self._fire(chunk, now)
+        except JobsysError as exc:
+            logger.error("beat: %d schedule(s) did not fire: %s", len(chunk), exc)
 
     def _sleep(self, now: datetime) -> float:
         waits = [float(self.max_interval)]
@@ -255,7 +280,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             fired = firing.fire[-1] if firing.fire else None
             shared[(entry.next_at, firing.next_at, fired)].append(entry.row.id)
         won: set[str] = set()
-        with store_errors(self.jobsys.settings), self.jobsys.runtime.engine.begin() as conn:
+        with self.jobsys.runtime.engine.begin() as conn:
             for (due, next_at, fired), ids in shared.items():
                 won |= schedules.claim_many(conn, ids, due, next_at, fired)
         return won

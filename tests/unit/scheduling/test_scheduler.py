@@ -122,6 +122,31 @@ def test_two_beats_on_one_store_fire_each_instant_once(client: Client, clock: Cl
     assert len(runs_of(client, row.id)) == 5
 
 
+def test_two_beats_fire_many_schedules_due_together_once_each(client: Client, clock: Clock) -> None:
+    # 130 schedules due at one instant: three chunks, fired by threads in each beat
+    ids = []
+    for i in range(130):
+        row = client.create_schedule(f"s{i:03d}", "echo", cron="* * * * *")
+        ids.append(row.id)
+    with client.runtime.engine.begin() as conn:
+        for schedule_id in ids:
+            schedules.update_schedule(
+                conn, schedule_id, {"next_trigger_at": T0 + timedelta(minutes=1)}, T0
+            )
+    with Client(client.settings) as other:
+        a, b = beat(client, clock), beat(other, clock)
+        clock.advance(minutes=1)
+        a.tick()
+        b.tick()
+    groups = JobGroup.__table__
+    with client.runtime.engine.connect() as conn:
+        fired = [
+            r.schedule_id
+            for r in conn.execute(select(groups.c.schedule_id, groups.c.scheduled_for)).all()
+        ]
+    assert sorted(fired) == sorted(ids)
+
+
 def test_a_restarted_beat_does_not_fire_an_instant_again(client: Client, clock: Clock) -> None:
     row = every_minute(client, clock)
     clock.advance(minutes=1)
