@@ -118,6 +118,7 @@ def celery_config(settings: Settings, capabilities: list[str] | None = None) -> 
         "worker_hijack_root_logger": True,  # jobsys and job logs go to the worker log
         "worker_deduplicate_successful_tasks": False,
         "broker_pool_limit": 10,
+        "beat_max_loop_interval": settings.beat_max_loop_interval,
     }
 
 

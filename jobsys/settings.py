@@ -87,6 +87,23 @@ class Settings(BaseSettings):
         default=False,
         description="Workers send task events (Flower's live view needs them; about 1 ms per job).",
     )
+    beat_max_loop_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds `jobsys beat` sleeps at most between looks at the schedules: "
+        "a schedule created, changed or deleted takes effect within this time.",
+    )
+    beat_misfire_grace: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds a schedule's instant may be late and still fire as on time; "
+        "older instants are misfires, handled by the schedule's misfire policy.",
+    )
+    beat_max_catchup: int = Field(
+        default=100,
+        ge=0,
+        description="Missed instants a schedule with misfire policy `all` fires at most.",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Create/upgrade the schema on first use when the store is SQLite.",

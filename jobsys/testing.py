@@ -5,6 +5,8 @@
   given capabilities, ready when it answers a Celery ping, stopped on exit. The
   ``WorkerProcess`` it yields has ``stop()`` (SIGTERM, then SIGKILL) and ``kill()``
   (SIGKILL to the whole process group: the parent and its pool children).
+- ``BeatProcess(env, log_dir=...)``: a real ``jobsys beat`` process (``wait_ready()``,
+  ``stop()``, ``kill()``).
 - ``settings_from_env(env)``: the ``Settings`` a process started with ``env`` reads.
 - ``make_context(tmp_path)``: a ``JobContext`` for calling a job type as a plain function.
 - ``postgres_database(name)``: a fresh, migrated PostgreSQL database, dropped afterwards.
@@ -21,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from jobsys.context import JobContext
 from jobsys.settings import Settings
@@ -95,7 +97,55 @@ def postgres_database(
             drop(conn)
 
 
-class WorkerProcess:
+class _ProcessGroup:
+    """A subprocess in its own process group, logging to ``log_path``."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """The main process id."""
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        """Whether the main process is still running."""
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the process's output."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (warm shutdown), then SIGKILL if it lingers."""
+        if self.alive():
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._signal(signal.SIGKILL)  # any pool child left behind
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once: a crashed machine, as far as jobs can tell."""
+        self._signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _signal(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+class WorkerProcess(_ProcessGroup):
     """A ``jobsys worker`` subprocess in its own process group."""
 
     def __init__(
@@ -123,20 +173,6 @@ class WorkerProcess:
             self.proc = subprocess.Popen(
                 args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-
-    @property
-    def pid(self) -> int:
-        """The worker's main process id."""
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        """Whether the main process is still running."""
-        return self.proc.poll() is None
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the worker's output."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(
         self, ping: Callable[[str], bool] | None = None, timeout: float = 60.0
@@ -172,33 +208,6 @@ class WorkerProcess:
             app.close()
         return self
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM (warm shutdown), then SIGKILL if it lingers."""
-        if self.alive():
-            self._signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._signal(signal.SIGKILL)  # any pool child left behind
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group at once: a crashed machine, as far as jobs can tell."""
-        self._signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def __enter__(self) -> WorkerProcess:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    def _signal(self, sig: signal.Signals) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
 
 @contextmanager
 def worker_process(
@@ -218,3 +227,43 @@ def worker_process(
     worker = WorkerProcess(env, capabilities, concurrency=concurrency, name=name, log_dir=log_dir)
     with worker:
         yield worker.wait_ready(timeout=timeout)
+
+
+class BeatProcess(_ProcessGroup):
+    """A ``jobsys beat`` subprocess in its own process group; ready once it loaded schedules."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        log_dir: Path,
+        name: str | None = None,
+        loglevel: str = "INFO",
+    ) -> None:
+        self.name = name or f"beat-{uuid.uuid4().hex[:8]}"
+        self.log_path = log_dir / f"{self.name}.log"
+        args = [sys.executable, "-m", "jobsys", "beat", "--loglevel", loglevel]
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                args,
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> BeatProcess:
+        """Wait until beat has loaded the schedules; fail with the log tail if it exits."""
+
+        def ready() -> bool:
+            if not self.alive():
+                raise AssertionError(
+                    f"beat {self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            return self.log_path.exists() and "schedule(s) to fire" in self.log_path.read_text(
+                errors="replace"
+            )
+
+        wait_until(ready, timeout, 0.1, f"beat {self.name} to load its schedules")
+        return self

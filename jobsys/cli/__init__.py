@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from jobsys.cli import api, db, demo, jobs, manifests, runs, sync, templates, worker
+from jobsys.cli import api, db, demo, jobs, manifests, runs, schedules, sync, templates, worker
 from jobsys.errors import JobsysError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
+app.command("beat")(schedules.beat)
 app.command("submit")(jobs.submit)
 app.command("capabilities")(jobs.capabilities)
 app.command("types")(jobs.types)
@@ -36,6 +37,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(templates.app, name="templates")
 app.add_typer(sync.app, name="sync")
 app.add_typer(api.app, name="api")
+app.add_typer(schedules.app, name="schedules")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,6 +38,8 @@ def insert_run(
     definition: dict[str, Any],
     rows: Sequence[dict[str, Any]],
     now: datetime,
+    schedule_id: str | None = None,
+    scheduled_for: datetime | None = None,
 ) -> None:
     """A DAG run: its group (mode ``dag``) and one PENDING job per step, in one transaction."""
     conn.execute(
@@ -47,6 +49,8 @@ def insert_run(
             mode="dag",
             status=GroupState.CREATED.value,
             template_id=template_id,
+            schedule_id=schedule_id,
+            scheduled_for=scheduled_for,
             params=params,
             definition=definition,
             created_at=now,
@@ -54,6 +58,44 @@ def insert_run(
         )
     )
     insert_jobs(conn, rows)
+
+
+def insert_runs(
+    conn: Connection, runs_: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Many DAG runs at once (a tick of beat): their groups (``dag``, CREATED) and every
+    step's PENDING job, in two statements. ``runs_`` hold each group's columns."""
+    if runs_:
+        conn.execute(
+            insert(groups),
+            [{**r, "mode": "dag", "status": GroupState.CREATED.value} for r in runs_],
+        )
+    insert_jobs(conn, rows)
+
+
+def queue_runs(conn: Connection, group_ids: Sequence[str], now: datetime) -> None:
+    """Runs just inserted (CREATED) and published are QUEUED, in one statement."""
+    transition(GroupState.CREATED, GroupState.QUEUED)
+    if group_ids:
+        conn.execute(
+            update(groups)
+            .where(groups.c.id.in_(list(group_ids)), groups.c.status == GroupState.CREATED.value)
+            .values(status=GroupState.QUEUED.value, updated_at=now)
+        )
+
+
+def jobs_of_runs(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """The jobs of many runs, by run, each in ``step_jobs`` order."""
+    out: dict[str, list[Any]] = {g: [] for g in group_ids}
+    if not group_ids:
+        return out
+    for row in conn.execute(
+        select(jobs)
+        .where(jobs.c.group_id.in_(list(group_ids)))
+        .order_by(jobs.c.group_id, jobs.c.position, jobs.c.item_index.asc().nulls_first())
+    ).all():
+        out[row.group_id].append(row)
+    return out
 
 
 def delete_run(conn: Connection, group_id: str) -> None:

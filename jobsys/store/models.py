@@ -112,6 +112,16 @@ class Schedule(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ScheduleChange(Base):
+    """One row whose ``version`` is bumped by every change of a schedule: beat polls it."""
+
+    __tablename__ = "schedule_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class JobGroup(Base):
     """The jobs of one batch or DAG run; ``mode`` is parallel or sequential."""
 
@@ -122,6 +132,10 @@ class JobGroup(Base):
     mode: Mapped[str] = mapped_column(String(12), default="parallel")
     status: Mapped[str] = mapped_column(String(20), default="CREATED", index=True)
     template_id: Mapped[str | None] = mapped_column(ForeignKey("job_templates.id"))
+    #: the schedule whose firing started this run (None for runs started by hand)
+    schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id"), index=True)
+    #: the scheduled instant a schedule's firing was for (its lateness: created_at - this)
+    scheduled_for: Mapped[datetime | None] = mapped_column()
     #: a DAG run's parameters (template defaults overlaid with the run's own)
     params: Mapped[dict[str, Any] | None] = mapped_column()
     #: a DAG run's manifest, as it was when the run started

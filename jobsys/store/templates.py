@@ -2,7 +2,8 @@
 
 A template's state changes only here, and only along ``jobsys.lifecycle``'s
 template table: created ACTIVE, soft-deleted to ARCHIVED (``deleted_at`` set),
-revived to ACTIVE when its definition is applied again.
+revived to ACTIVE when its definition is applied again. Archiving one bumps the
+schedules' change stamp: beat stops firing its schedules.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, Table, insert, or_, select, update
 
 from jobsys.errors import NotFound
 from jobsys.lifecycle import TemplateState, transition
+from jobsys.store import schedules
 from jobsys.store.models import JobTemplate, new_id
 
 templates = cast(Table, JobTemplate.__table__)
@@ -79,6 +81,7 @@ def soft_delete(conn: Connection, template_id: str, now: datetime) -> Any:
         .where(templates.c.id == template_id)
         .values(status=status.value, deleted_at=now, updated_at=now)
     )
+    schedules.bump(conn, now)  # its schedules stop firing: beat reloads
     return get_template(conn, template_id)
 
 

@@ -5,7 +5,9 @@ update, unchanged, conflict (another source owns the template and ``force`` was
 not given) or invalid (lint problems). With ``prune``, templates this source
 applied before and no longer defines are deleted (soft), except those labelled
 ``jobsys/protect: "true"``. ``apply_changes()`` writes each change in its own
-transaction, so one bad document never stops the others.
+transaction, so one bad document never stops the others. A manifest with a cron
+``trigger`` gets the schedule named after its template in the same transaction
+(created, its timing updated, or deleted when the trigger goes or the template is pruned).
 
 Every template written here records its provenance: the source's identity and
 kind, the document's path (for git also repo, ref and commit), when it was
@@ -28,9 +30,11 @@ import yaml
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from jobsys.errors import JobsysError
+from jobsys.errors import InputError, JobsysError, NotFound
 from jobsys.jobtypes import JobTypeRegistry
-from jobsys.store import templates
+from jobsys.lifecycle import ScheduleState
+from jobsys.scheduling import cron
+from jobsys.store import schedules, templates
 from jobsys.workflows.lint import lint
 from jobsys.workflows.loader import Document, Problem
 from jobsys.workflows.manifest import Manifest
@@ -346,15 +350,55 @@ def _write(conn: Any, change: Change, now: datetime) -> str:
     if change.action is Action.DELETE:
         assert change.template_id is not None
         templates.soft_delete(conn, change.template_id, now)
+        _sync_schedule(conn, change.template_id, change.name, None, now)
         return change.template_id
     assert change.values is not None
     values = dict(change.values)
     values["provenance"] = {**values["provenance"], "applied_at": now.isoformat()}
     if change.action is Action.CREATE:
-        return templates.insert_template(conn, values, now)
-    assert change.template_id is not None
-    templates.update_template(conn, change.template_id, values, now)
-    return change.template_id
+        template_id = templates.insert_template(conn, values, now)
+    else:
+        assert change.template_id is not None
+        template_id = change.template_id
+        templates.update_template(conn, template_id, values, now)
+    _sync_schedule(conn, template_id, change.name, values["definition"], now)
+    return template_id
+
+
+def _sync_schedule(
+    conn: Any, template_id: str, name: str, definition: dict[str, Any] | None, now: datetime
+) -> None:
+    """A cron ``trigger`` becomes the schedule named after the template (created, or its
+    timing updated); a template without one, or pruned, has that schedule deleted."""
+    trigger = (definition or {}).get("trigger") or {}
+    try:
+        existing = schedules.get_schedule(conn, name)
+    except NotFound:
+        existing = None
+    if existing is not None and existing.template_id != template_id:
+        if trigger.get("type") == "cron":
+            raise InputError(
+                name, "trigger", f"schedule {name!r} already exists for another template"
+            )
+        return
+    if trigger.get("type") != "cron":
+        if existing is not None:
+            schedules.set_state(conn, existing.id, ScheduleState.DELETED, now)
+        return
+    timing = cron.timing(trigger["cron"], None, trigger.get("timezone", "UTC"), subject=name)
+    values: dict[str, Any] = {
+        "cron_expression": timing.cron,
+        "interval_seconds": None,
+        "timezone": timing.timezone,
+    }
+    if existing is None:
+        values |= {"name": name, "template_id": template_id, "param_overrides": {}}
+        values["next_trigger_at"] = cron.first_after(timing, now)
+        schedules.insert_schedule(conn, values, enabled=True, now=now)
+    elif (existing.cron_expression, existing.timezone) != (timing.cron, timing.timezone):
+        enabled = existing.status == ScheduleState.ENABLED.value
+        values["next_trigger_at"] = cron.first_after(timing, now) if enabled else None
+        schedules.update_schedule(conn, existing.id, values, now)
 
 
 def _failed(change: Change, exc: Exception) -> Change:
