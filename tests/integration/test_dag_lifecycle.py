@@ -176,6 +176,12 @@ def test_callbacks_are_delivered_recorded_and_retryable(
     assert received[0]["token"] == "abc"
     assert received[0]["body"]["status"] == "COMPLETED"
     assert received[0]["body"]["steps"] == {"only": "success"}
+    # The worker records each delivery just after its POST or submit returns.
+    wait_until(
+        lambda: all(d.status != "PENDING" for d in client.callbacks(ok)),
+        30,
+        message="both deliveries to be recorded",
+    )
     deliveries = {d.event: d for d in client.callbacks(ok)}
     assert deliveries["onSuccess"].status == "DELIVERED"
     assert deliveries["onSuccess"].response_status == 204
