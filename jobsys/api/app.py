@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from jobsys.api import errors
 from jobsys.api.auth import TokenBook
 from jobsys.api.deps import WorkerWatch, authorize
-from jobsys.api.routes import dags, groups, jobs, templates
+from jobsys.api.routes import dags, groups, jobs, schedules, templates
 from jobsys.api.schemas import ErrorBody, Health
 from jobsys.client import Client
 from jobsys.settings import Settings, load_settings
@@ -73,5 +73,6 @@ def create_api(settings: Settings | None = None, client: Client | None = None) -
     v1.include_router(dags.router)
     v1.include_router(groups.router)
     v1.include_router(templates.router)
+    v1.include_router(schedules.router)
     app.include_router(v1)
     return app

@@ -227,3 +227,73 @@ class RunTasksOut(BaseModel):
     nodes: list[StepOut]
     edges: list[list[str]]
     order: list[str]
+
+
+class ScheduleOut(BaseModel):
+    """A Schedule: a template, when it fires, and what happens on overlap and misfire."""
+
+    id: str
+    name: str
+    template_id: str
+    template_name: str | None = None
+    status: str
+    cron_expression: str | None
+    interval_seconds: int | None
+    timezone: str
+    param_overrides: dict[str, Any]
+    overlap_policy: str
+    misfire_policy: str
+    last_triggered_at: datetime | None
+    next_trigger_at: datetime | None
+    #: the next trigger in the schedule's own timezone
+    next_trigger_local: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> ScheduleOut:
+        """A schedule row as a response."""
+        from zoneinfo import ZoneInfo
+
+        mapping = dict(row._mapping)
+        nxt = mapping.get("next_trigger_at")
+        if nxt is not None:
+            mapping["next_trigger_local"] = nxt.astimezone(
+                ZoneInfo(mapping["timezone"])
+            ).isoformat()
+        return cls.model_validate({n: mapping[n] for n in cls.model_fields if n in mapping})
+
+
+class CreateSchedule(BaseModel):
+    """``POST /v1/schedules``: cron (in a timezone) or an interval, over a template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    template: str
+    cron: str | None = None
+    interval_seconds: int | None = None
+    timezone: str = "UTC"
+    params: dict[str, Any] = Field(default_factory=dict)
+    overlap: str = "allow"
+    misfire: str = "skip"
+    enabled: bool = True
+
+
+class UpdateSchedule(BaseModel):
+    """``POST /v1/schedules/{name}``: what to change (fields left out stay as they are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = None
+    interval_seconds: int | None = None
+    timezone: str | None = None
+    params: dict[str, Any] | None = None
+    overlap: str | None = None
+    misfire: str | None = None
+
+
+class RunStarted(BaseModel):
+    """A run started now."""
+
+    run_id: str
