@@ -17,9 +17,9 @@ from sqlalchemy import select
 from jobsys.client import Client
 from jobsys.lifecycle import GroupState
 from jobsys.store.models import JobGroup
-from jobsys.testing import BeatProcess, wait_until
+from jobsys.testing import BeatProcess, WorkerProcess, wait_until
 
-from .conftest import StartWorker
+StartWorker = Callable[..., WorkerProcess]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
