@@ -75,6 +75,7 @@ class JobsApp(App[None]):
             client.settings,
             window=window,
             waiting=waiting if waiting is not None else waiting_capabilities(client),
+            clock=self.clock,
         )
         self.snapshot: Snapshot | None = None
         self.polls = 0

@@ -56,12 +56,14 @@ class Poller:
         *,
         window: int = 2000,
         waiting: Callable[[], frozenset[str]] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engine = engine
         self.settings = settings
         self.window = window
         self.monitoring = False
         self._waiting = waiting
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._waiting_at = 0.0
         self._since: datetime | None = None
         self._last = Snapshot()
@@ -84,7 +86,7 @@ class Poller:
         return snap
 
     def _read(self, conn: Any) -> Snapshot:
-        now = datetime.now(UTC)
+        now = self.clock()
         jobs = dict(self._last.jobs) if self._since is not None else {}
         if self._since is None:
             rows = queries.list_jobs(conn, limit=self.window)

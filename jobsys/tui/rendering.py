@@ -183,7 +183,7 @@ def first_failure(job: Any) -> str | None:
 def _error_summary(job: Any) -> str:
     first = (str(job.error).strip().splitlines() or [""])[0] if job.error else "failed"
     parts = []
-    if job.items_failed:
+    if job.items_failed and "failed" not in first:
         parts.append(f"{job.items_failed:,} files failed")
     kind = job.error_type.rsplit(".", 1)[-1] if job.error_type else ""
     parts.append(f"{kind}: {first}" if kind and kind not in first else first)

@@ -130,6 +130,11 @@ class MonitorScreen(Screen[None]):
         if self.jobs_app.snapshot is not None:
             self.show_snapshot(self.jobs_app.snapshot)
 
+    def on_resize(self) -> None:
+        """The sparkline and chart fill the panels' width: redraw."""
+        if self.jobs_app.snapshot is not None:
+            self.call_after_refresh(self.show_snapshot, self.jobs_app.snapshot)
+
     def on_screen_suspend(self) -> None:
         """Left: no need for sink figures."""
         self.jobs_app.poller.monitoring = False
