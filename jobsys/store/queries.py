@@ -272,15 +272,27 @@ def jobs_by_type(conn: Connection) -> list[Any]:
     )
 
 
-def run_durations(conn: Connection) -> list[Any]:
-    """Every attempt's job type, status and duration in milliseconds (those that have one)."""
-    return list(
-        conn.execute(
-            select(runs.c.job_type, runs.c.status, runs.c.duration_ms).where(
-                runs.c.duration_ms.is_not(None)
-            )
-        ).all()
+def run_duration_buckets(conn: Connection, bounds_ms: Sequence[int]) -> list[Any]:
+    """Per (job type, status) of the attempts with a duration: how many took at most each of
+    ``bounds_ms`` (cumulative, as Prometheus histograms count), how many in all, and the sum
+    of their durations in ms. Counted by the database in one pass, not read row by row."""
+    le = [
+        func.sum(case((runs.c.duration_ms <= bound, 1), else_=0)).label(f"le_{i}")
+        for i, bound in enumerate(bounds_ms)
+    ]
+    query = (
+        select(
+            runs.c.job_type,
+            runs.c.status,
+            *le,
+            func.count().label("count"),
+            func.sum(runs.c.duration_ms).label("sum_ms"),
+        )
+        .where(runs.c.duration_ms.is_not(None))
+        .group_by(runs.c.job_type, runs.c.status)
+        .order_by(runs.c.job_type, runs.c.status)
     )
+    return list(conn.execute(query).all())
 
 
 def sink_samples(conn: Connection, since: datetime) -> list[Any]:
