@@ -25,8 +25,9 @@ from jobsys.tui.screens.logs import LogScreen
 if TYPE_CHECKING:
     from jobsys.tui.app import JobsApp
 
-#: jobs drawn in the list at most (the rest are counted in the status line)
-SHOWN = 500
+#: jobs drawn in the list at most (the rest are counted in the status line; f narrows);
+#: Textual's OptionList measures every entry on each change, so this bounds a redraw
+SHOWN = 200
 ACTIVE = frozenset({"RUNNING", "PENDING", "QUEUED", "DISPATCHED"})
 
 
