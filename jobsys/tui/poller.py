@@ -2,7 +2,8 @@
 
 ``Poller.poll()`` reads only through ``jobsys.store.queries``: the jobs whose ``updated_at``
 moved since the last poll (an indexed range, empty when nothing changed), the status
-counts when something did, and the sink figures when the monitoring panel is open. It
+counts when something did (at most every ``COUNT_INTERVAL`` s: counting 100,000 rows takes
+tens of milliseconds), and the sink figures while the monitoring panel is open. It
 keeps the last ``window`` jobs it has seen, so a store of 100,000 jobs costs the view only
 those. The view's state lives in the store: a restarted view (or worker) just reads again.
 The app runs ``poll()`` in a ``@work(thread=True)`` loop; errors (an unreachable store)
@@ -24,8 +25,13 @@ from jobsys.errors import JobsysError
 from jobsys.settings import Settings
 from jobsys.store import queries
 from jobsys.store.session import store_errors
+from jobsys.tui import rendering
 
 POLL_INTERVAL = 0.5
+#: seconds between two countings of every job (the status line), when jobs changed
+COUNT_INTERVAL = 2.0
+#: seconds between two reads of the sink figures (sums over ``sink_stats``) while monitoring
+SINK_INTERVAL = 2.0
 #: how far back the monitoring panel's throughput reaches (seed 001 §5)
 WINDOW = timedelta(minutes=5)
 
@@ -66,6 +72,9 @@ class Poller:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._waiting_at = 0.0
         self._since: datetime | None = None
+        self._sinks_at = 0.0
+        self._counted_at = 0.0
+        self._dirty = False
         self._last = Snapshot()
 
     def poll(self) -> Snapshot:
@@ -98,17 +107,23 @@ class Poller:
             changed = any(jobs.get(r.id) != r for r in rows)
         for row in rows:
             jobs[row.id] = row
-        if len(jobs) > self.window:
-            jobs = dict(sorted(jobs.items(), key=lambda kv: kv[1].updated_at)[-self.window :])
+        if len(jobs) > self.window:  # keep what the list shows first: failed, running, newest
+            kept = sorted(jobs.values(), key=rendering.sort_key)[: self.window]
+            jobs = {j.id: j for j in kept}
         self._since = stamp
         counts, figures = self._last.counts, self._last.figures
-        if changed or self._last.error is not None:
+        self._dirty = self._dirty or changed
+        due = time.monotonic() - self._counted_at >= COUNT_INTERVAL
+        if self._last.error is not None or not counts or (self._dirty and due):
+            self._dirty = False
             counts = queries.jobs_by_status(conn)
             figures = queries.job_totals(conn)
+            self._counted_at = time.monotonic()
         sinks, samples = self._last.sinks, self._last.samples
-        if self.monitoring:
+        if self.monitoring and time.monotonic() - self._sinks_at >= SINK_INTERVAL:
             sinks = queries.sink_figures(conn)
             samples = queries.sink_samples(conn, now - WINDOW)
+            self._sinks_at = time.monotonic()
         return Snapshot(
             jobs=jobs,
             counts=counts,
@@ -118,6 +133,10 @@ class Poller:
             changed=changed,
             polled_at=now,
         )
+
+    def refresh_sinks(self) -> None:
+        """Read the sink figures at the next poll (the monitoring panel was just opened)."""
+        self._sinks_at = 0.0
 
     def _capabilities_waiting(self) -> frozenset[str]:
         """Capabilities no worker serves, asked of the broker at most every 10 s."""

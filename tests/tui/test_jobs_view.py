@@ -266,7 +266,7 @@ async def test_r_retries_the_failed_job(filled: Filled) -> None:
     app = app_for(filled)
     async with app.run_test(size=(120, 40)) as pilot:
         await first_poll(pilot)
-        assert highlighted(app).startswith("✗ EXPLODE")
+        await until(pilot, lambda: highlighted(app).startswith("✗ EXPLODE"))
         await pilot.press("R")
         wait_until(lambda: len(filled.client.runs(filled.explode)) == 2, 60, 0.2)
         wait_until(lambda: filled.client.job(filled.explode).status == "FAILED", 60, 0.2)

@@ -126,6 +126,7 @@ class MonitorScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         """Entered: the poller reads sink figures while this panel is open."""
         self.jobs_app.poller.monitoring = True
+        self.jobs_app.poller.refresh_sinks()
         self.jobs_app.poll_now()
         if self.jobs_app.snapshot is not None:
             self.show_snapshot(self.jobs_app.snapshot)
@@ -197,6 +198,7 @@ class MonitorScreen(Screen[None]):
             for r in (snap.sinks if snap else [])
         }
         self.jobs_app.depth.clear()
+        self.jobs_app.poller.refresh_sinks()
         self.notify("statistics reset")
         if snap is not None:
             was, self.paused = self.paused, False
