@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -115,6 +115,26 @@ class Settings(BaseSettings):
         description="REST API bearer tokens, by hash: `<scope>:<sha256 hex>[:<name>]`, scope "
         "read or admin (`jobsys api hash-token`). Empty: every /v1 request is refused.",
     )
+
+    flower_port: int = Field(
+        default=5555, ge=1, le=65535, description="Port `jobsys flower` listens on."
+    )
+    flower_basic_auth: SecretStr | None = Field(
+        default=None,
+        description="`user:password` (comma-separated for several) that `jobsys flower` asks for; "
+        "never logged. Empty: `jobsys flower` refuses to start.",
+    )
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _user_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        for i, pair in enumerate(value.get_secret_value().split(",")):
+            user, sep, password = pair.partition(":")
+            if not (user and sep and password):
+                raise ValueError(f"entry {i} is not `user:password`")
+        return value
 
     @field_validator("broker_url", "database_url", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 Every ``/v1`` route needs a bearer token (one dependency on the router, so no route
 can forget it): ``read`` for GET, ``admin`` for every mutation. ``/healthz``,
-``/docs`` and ``/openapi.json`` are open.
+``/metrics`` (Prometheus, ``jobsys.api.metrics``), ``/docs`` and ``/openapi.json`` are open.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Response
 
-from jobsys.api import errors
+from jobsys.api import errors, metrics
 from jobsys.api.auth import TokenBook
 from jobsys.api.deps import WorkerWatch, authorize
 from jobsys.api.routes import dags, groups, jobs, schedules, templates
@@ -67,6 +67,14 @@ def create_api(settings: Settings | None = None, client: Client | None = None) -
     def healthz() -> Health:
         """Open: answers while the server runs (it does not check the store or broker)."""
         return Health()
+
+    registry = metrics.registry_for(client)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Open: jobs by type/capability/status, run durations, queue depth, workers, sinks."""
+        body, content_type = metrics.exposition(registry)
+        return Response(body, media_type=content_type)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
     v1.include_router(jobs.router)

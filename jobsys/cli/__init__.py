@@ -9,7 +9,20 @@ import sys
 
 import typer
 
-from jobsys.cli import api, db, demo, jobs, manifests, runs, schedules, sync, templates, worker
+from jobsys.cli import (
+    api,
+    db,
+    demo,
+    flower,
+    jobs,
+    manifests,
+    runs,
+    schedules,
+    sync,
+    templates,
+    ui,
+    worker,
+)
 from jobsys.errors import JobsysError
 
 app = typer.Typer(
@@ -31,6 +44,8 @@ app.command("apply")(templates.apply)
 app.command("diff")(templates.diff)
 app.command("run")(runs.run)
 app.command("dag")(runs.dag)
+app.command("ui")(ui.ui)
+app.command("flower")(flower.flower)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")

@@ -216,3 +216,92 @@ def sink_figures(
     if sink_uri is not None:
         query = query.where(t.c.sink_uri == sink_uri)
     return list(conn.execute(query.order_by(t.c.sink_uri, t.c.output)).all())
+
+
+# --- the jobs view (seed 001 §9.3) and /metrics ----------------------------------------------
+
+#: the states a view counts as pending (not yet started)
+WAITING = (JobState.PENDING.value, JobState.QUEUED.value, JobState.DISPATCHED.value)
+
+
+def jobs_changed_since(conn: Connection, since: datetime | None, limit: int = 1000) -> list[Any]:
+    """Jobs whose row changed at or after ``since`` (all when None), oldest change first.
+
+    Uses the ``updated_at`` index: a poll with nothing new reads no job row. At or after,
+    not after: a row written in the same microsecond as the last one seen is not lost (the
+    caller already has the others and replaces them). Oldest first, so a caller that got
+    ``limit`` rows asks again from the last one's ``updated_at`` and misses nothing.
+    """
+    query = select(jobs)
+    if since is not None:
+        query = query.where(jobs.c.updated_at >= since)
+    return list(conn.execute(query.order_by(jobs.c.updated_at).limit(limit)).all())
+
+
+def latest_change(conn: Connection) -> datetime | None:
+    """The newest ``updated_at`` of any job (the index's last entry)."""
+    value: datetime | None = conn.execute(select(func.max(jobs.c.updated_at))).scalar()
+    return value
+
+
+def jobs_by_status(conn: Connection) -> dict[str, int]:
+    """How many jobs are in each status."""
+    rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
+    return {status: count for status, count in rows}
+
+
+def job_totals(conn: Connection) -> Any:
+    """Items processed and expected, and bytes of output, over every job (the status line)."""
+    return conn.execute(
+        select(
+            func.coalesce(func.sum(jobs.c.items_processed), 0).label("items_processed"),
+            func.coalesce(func.sum(jobs.c.items_total), 0).label("items_total"),
+            func.coalesce(func.sum(jobs.c.output_size_bytes), 0).label("output_bytes"),
+        )
+    ).one()
+
+
+def jobs_by_type(conn: Connection) -> list[Any]:
+    """Counts per (job type, capability, status), for /metrics."""
+    return list(
+        conn.execute(
+            select(jobs.c.job_type, jobs.c.capability, jobs.c.status, func.count().label("n"))
+            .group_by(jobs.c.job_type, jobs.c.capability, jobs.c.status)
+            .order_by(jobs.c.job_type, jobs.c.capability, jobs.c.status)
+        ).all()
+    )
+
+
+def run_duration_buckets(conn: Connection, bounds_ms: Sequence[int]) -> list[Any]:
+    """Per (job type, status) of the attempts with a duration: how many took at most each of
+    ``bounds_ms`` (cumulative, as Prometheus histograms count), how many in all, and the sum
+    of their durations in ms. Counted by the database in one pass, not read row by row."""
+    le = [
+        func.sum(case((runs.c.duration_ms <= bound, 1), else_=0)).label(f"le_{i}")
+        for i, bound in enumerate(bounds_ms)
+    ]
+    query = (
+        select(
+            runs.c.job_type,
+            runs.c.status,
+            *le,
+            func.count().label("count"),
+            func.sum(runs.c.duration_ms).label("sum_ms"),
+        )
+        .where(runs.c.duration_ms.is_not(None))
+        .group_by(runs.c.job_type, runs.c.status)
+        .order_by(runs.c.job_type, runs.c.status)
+    )
+    return list(conn.execute(query).all())
+
+
+def sink_samples(conn: Connection, since: datetime) -> list[Any]:
+    """The sink flushes recorded after ``since`` (rows and mean write latency), oldest first."""
+    t = sink_stats
+    return list(
+        conn.execute(
+            select(t.c.recorded_at, t.c.rows, t.c.bytes, t.c.writes, t.c.write_latency_ms)
+            .where(t.c.recorded_at > since)
+            .order_by(t.c.recorded_at)
+        ).all()
+    )

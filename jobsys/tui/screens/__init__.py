@@ -1,0 +1,1 @@
+"""One screen per file: the list, detail, logs, filter, monitoring, help, confirm."""
