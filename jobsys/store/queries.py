@@ -250,11 +250,20 @@ def jobs_by_status(conn: Connection) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
+_PROCESSED_OF_KNOWN_TOTAL = case(
+    (jobs.c.items_total.is_(None), 0),
+    (jobs.c.items_processed > jobs.c.items_total, jobs.c.items_total),
+    else_=jobs.c.items_processed,
+)
+
+
 def job_totals(conn: Connection) -> Any:
     """Items processed and expected, and bytes of output, over every job (the status line)."""
     return conn.execute(
         select(
-            func.coalesce(func.sum(jobs.c.items_processed), 0).label("items_processed"),
+            # Only jobs that say how many items they have count, each at most up to that total:
+            # "846/306 items" would come of a job counting rows against another's files.
+            func.coalesce(func.sum(_PROCESSED_OF_KNOWN_TOTAL), 0).label("items_processed"),
             func.coalesce(func.sum(jobs.c.items_total), 0).label("items_total"),
             func.coalesce(func.sum(jobs.c.output_size_bytes), 0).label("output_bytes"),
         )

@@ -83,6 +83,7 @@ class JobsApp(App[None]):
         self.cleared: set[str] = set()
         self.show_pipeline = False
         self.depth: deque[int] = deque(maxlen=DEPTH_SAMPLES)
+        self._depth_at: datetime | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -117,8 +118,11 @@ class JobsApp(App[None]):
         """Hand a poll's result to the screen in view."""
         self.snapshot = snap
         self.polls += 1
-        if snap.error is None:
+        # One depth sample per poll instant (the view's clock): polls are not counted twice
+        # when a poll is asked for early, and a frozen clock (tests) keeps one sample.
+        if snap.error is None and snap.polled_at != self._depth_at:
             self.depth.append(sum(snap.counts.get(s, 0) for s in ("PENDING", "QUEUED")))
+            self._depth_at = snap.polled_at
         show = getattr(self.screen, "show_snapshot", None)
         if callable(show):
             show(snap)

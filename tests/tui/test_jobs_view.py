@@ -248,6 +248,19 @@ async def test_o_x_on_jobs_they_do_not_apply_to_and_x_clears_completed(
         assert any("no completed jobs" in n.message for n in app._notifications)
 
 
+# R runs before c: c terminates a pool process, and a message the worker receives in the
+# second after that was seen not to run on the embedded broker (which cannot redeliver).
+async def test_r_retries_the_failed_job(filled: Filled) -> None:
+    app = app_for(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_poll(pilot)
+        await until(pilot, lambda: highlighted(app).startswith("✗ EXPLODE"))
+        await pilot.press("R")
+        wait_until(lambda: len(filled.client.runs(filled.explode)) == 2, 60, 0.2)
+        wait_until(lambda: filled.client.job(filled.explode).status == "FAILED", 60, 0.2)
+        await until(pilot, lambda: highlighted(app).startswith("✗ EXPLODE"))
+
+
 async def test_c_asks_then_cancels_the_running_job(filled: Filled) -> None:
     app = app_for(filled)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -260,14 +273,3 @@ async def test_c_asks_then_cancels_the_running_job(filled: Filled) -> None:
         await pilot.press("y")
         wait_until(lambda: filled.client.job(filled.sleep).status == "CANCELLED", 30)
         await until(pilot, lambda: not listed(app) or listed(app)[0].startswith("no job"))
-
-
-async def test_r_retries_the_failed_job(filled: Filled) -> None:
-    app = app_for(filled)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await first_poll(pilot)
-        await until(pilot, lambda: highlighted(app).startswith("✗ EXPLODE"))
-        await pilot.press("R")
-        wait_until(lambda: len(filled.client.runs(filled.explode)) == 2, 60, 0.2)
-        wait_until(lambda: filled.client.job(filled.explode).status == "FAILED", 60, 0.2)
-        await until(pilot, lambda: highlighted(app).startswith("✗ EXPLODE"))

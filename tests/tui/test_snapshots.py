@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 
 from jobsys.client import Client
 
-from ._pilot import first_poll, until
+from ._pilot import first_poll, text_of, until
 from .conftest import seeded_app
 
 SIZES = [(80, 24), (160, 48)]
@@ -39,8 +39,10 @@ def test_monitoring_panel(
 
     async def open_monitor(pilot: Pilot[None]) -> None:
         await first_poll(pilot)
-        await pilot.press("m")  # polls once more, now with the sink figures
-        await until(pilot, lambda: app.polls >= 2)
+        await pilot.press("m")
+        # A poll already under way when "m" is pressed reads no sink figures: wait for the
+        # one that does, not merely for a second poll.
+        await until(pilot, lambda: "fix_orders" in text_of(app, "#sinks"))
         await pilot.pause()
 
     app = seeded_app(seeded_client)
