@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -272,14 +273,7 @@ def _insert_items(
         outputs={"items": len(item_rows)},
     )
     writes.mark_queued(conn, [r["id"] for r in item_rows], now)
-    return [_Row(r) for r in item_rows]
-
-
-class _Row:
-    """A dict as the attribute-style row ``member_signature`` reads."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+    return [SimpleNamespace(**r) for r in item_rows]  # rows as member_signature reads them
 
 
 def join_failed(runtime: Runtime, group_id: str, step: str | None, error: str) -> None:
