@@ -12,9 +12,8 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, field_validator
 
 from jobsys import JobContext, RetryPolicy, job_type
 from tasks.media import profiles
@@ -27,20 +26,16 @@ from tasks.media._probe import (
     video_stream,
     writing,
 )
-from tasks.media._source import absolute_path
+from tasks.media._source import AssetSource
 
 if TYPE_CHECKING:
     import av.container
 
 
-class ProxyInput(BaseModel):
+class ProxyInput(AssetSource):
     """The asset, its source (read-only) and the proxy profile to encode."""
 
-    asset_uuid: UUID
-    source_path: str = Field(min_length=1)
     proxy_profile: str = "h264_360p"
-
-    _absolute = field_validator("source_path")(absolute_path)
 
     @field_validator("proxy_profile")
     @classmethod

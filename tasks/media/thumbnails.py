@@ -11,27 +11,22 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from typing import Any
-from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, field_validator
 
 from jobsys import FatalJobError, JobContext, RetryPolicy, job_type
 from tasks.media import profiles
 from tasks.media._invariants import MEDIA_INVARIANTS
 from tasks.media._probe import describe, open_source, reading, video_stream, writing
-from tasks.media._source import absolute_path
+from tasks.media._source import AssetSource
 
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
-class ThumbnailInput(BaseModel):
+class ThumbnailInput(AssetSource):
     """The asset, its source (read-only) and the thumbnail profile."""
 
-    asset_uuid: UUID
-    source_path: str = Field(min_length=1)
     thumbnail_profile: str = "strip_5"
-
-    _absolute = field_validator("source_path")(absolute_path)
 
     @field_validator("thumbnail_profile")
     @classmethod

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -19,21 +18,17 @@ from jobsys import FatalJobError, JobContext, RetryPolicy, job_type
 from tasks.media import profiles, speech
 from tasks.media._invariants import MEDIA_INVARIANTS, NO_DECISION
 from tasks.media._probe import audio_stream, decode_mono_s16, open_source, writing
-from tasks.media._source import absolute_path
+from tasks.media._source import AssetSource
 
 FILE = "transcript.json"
 _LANGUAGE_ALIASES = {"en": "en-us", "en-us": "en-us", "en_us": "en-us"}
 
 
-class TranscriptionInput(BaseModel):
+class TranscriptionInput(AssetSource):
     """The asset, its source (read-only), and optionally a language and a profile."""
 
-    asset_uuid: UUID
-    source_path: str = Field(min_length=1)
     language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
     transcription_profile: str | None = None
-
-    _absolute = field_validator("source_path")(absolute_path)
 
     @field_validator("transcription_profile")
     @classmethod

@@ -15,27 +15,21 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel
 
 from jobsys import JobContext, RetryPolicy, job_type
 from tasks.media._invariants import MEDIA_INVARIANTS
 from tasks.media._probe import audio_stream, decode_mono_s16, open_source, writing
-from tasks.media._source import absolute_path
+from tasks.media._source import AssetSource
 
 SAMPLES_PER_PIXEL = 256
 BITS = 16
 FILE = "waveform.json"
 
 
-class WaveformInput(BaseModel):
+class WaveformInput(AssetSource):
     """The asset and its source (read-only)."""
-
-    asset_uuid: UUID
-    source_path: str = Field(min_length=1)
-
-    _absolute = field_validator("source_path")(absolute_path)
 
 
 class WaveformData(BaseModel):

@@ -166,7 +166,7 @@ def typed_rows(
             yield Rows(contract.table, cast, lines)
             return
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+            pass  # some value does not cast: check this batch row by row, below
     builder = RowBuilder(contract)
     for values, line in zip(batch.to_pylist(), lines.to_pylist(), strict=True):
         reason = builder.add(values, line)
