@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import traceback
 import weakref
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from jobsys.celery import broker_errors
 from jobsys.context import JobContext
-from jobsys.errors import FatalJobError
+from jobsys.errors import FatalJobError, JobsysError, StoreUnavailable
 from jobsys.execution import callbacks, dag, dedup, invariants, staging
 from jobsys.execution.metrics import StoreMetrics
 from jobsys.execution.progress import Heartbeats, StoreProgress
@@ -35,6 +37,7 @@ from jobsys.lifecycle import JobState, RunStatus
 from jobsys.runtime import Runtime
 from jobsys.secrets import SecretResolvers
 from jobsys.store import dags, writes
+from jobsys.store.retrying import retrying
 from jobsys.workflows import runs
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,15 @@ class Later:
     """Send the message again after ``delay`` seconds (a retry, or a deferred duplicate)."""
 
     delay: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """The attempt ran (its outputs are published) but the store did not take its JobRun:
+    send the message again carrying ``record`` (JSON), so the redelivery records, not redoes."""
+
+    record: dict[str, Any]
     detail: str
 
 
@@ -76,19 +88,32 @@ def _heartbeats_for(runtime: Runtime) -> Heartbeats:
 
 
 def run_attempt(
-    runtime: Runtime, spec: JobType[Any, Any], job_id: str, node: str | None = None
-) -> Done | Later:
+    runtime: Runtime,
+    spec: JobType[Any, Any],
+    job_id: str,
+    node: str | None = None,
+    record: dict[str, Any] | None = None,
+) -> Done | Later | Unrecorded:
     """Run the next attempt of ``job_id`` if the store says it should run.
 
     ``node`` is the Celery worker's node name; the attempt records ``node:pid``.
+    ``record`` (an ``Unrecorded.record`` sent back with the message) records an attempt
+    that already ran instead of running another. A store that does not answer is retried
+    for ``store_retry_seconds`` (``StoreUnavailable`` then: the task sends the message again).
     """
-    settings, engine = runtime.settings, runtime.engine
+    if record is not None:
+        return _record_later(runtime, record)
+    settings = runtime.settings
     worker_id = runtime.worker_id(node)
     stale_after = timedelta(seconds=settings.heartbeat_interval * 3)
-    with runtime.autocommit.connect() as conn:  # the common case: one statement
-        fast = writes.begin_attempt(conn, job_id, worker_id, _now())
-    # Otherwise a DAG step, or a job redelivered, cancelled, finished or unknown: under a lock.
-    begun = fast or _start_locked(runtime, job_id, worker_id, stale_after)
+
+    def begin() -> writes.Started | writes.Drop | writes.Defer | Done | Later:
+        with runtime.autocommit.connect() as conn:  # the common case: one statement
+            fast = writes.begin_attempt(conn, job_id, worker_id, _now())
+        # Otherwise a DAG step, or a job redelivered, cancelled, finished or unknown: locked.
+        return fast or _start_locked(runtime, job_id, worker_id, stale_after)
+
+    begun = retrying(settings, f"the start of job {job_id}", begin)
     if isinstance(begun, writes.Started) and begun.group_id:
         with runtime.autocommit.connect() as conn:  # one conditional UPDATE
             on_start(conn, begun, _now())
@@ -100,6 +125,7 @@ def run_attempt(
     if isinstance(begun, writes.Defer):
         return Later(stale_after.total_seconds(), begun.reason)
 
+    engine = runtime.engine
     progress, metrics = StoreProgress(engine, job_id), StoreMetrics(engine, job_id)
     # Where outputs go (per job, or per asset); a duplicate of an earlier job is SKIPPED.
     plan = dedup.plan(runtime, spec, job_id, begun.params)
@@ -117,15 +143,17 @@ def run_attempt(
     )
     beats = _heartbeats_for(runtime)
     beats.add(job_id)
-    try:
-        dup = plan.duplicate
-        attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
+    try:  # beating until the run is recorded: a store outage is not a lost worker
+        try:
+            dup = plan.duplicate
+            attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
+        finally:
+            progress.flush()
+            metrics.flush()
+            ctx.close()
+        return _conclude(runtime, spec, begun, ctx, attempt, worker_id, plan)
     finally:
         beats.discard(job_id)
-        progress.flush()
-        metrics.flush()
-        ctx.close()
-    return _conclude(runtime, spec, begun, ctx, attempt, worker_id, plan)
 
 
 _UNSTARTED = (JobState.PENDING.value, JobState.QUEUED.value)
@@ -139,6 +167,7 @@ def _start_locked(
     A DAG step that ends here (skipped, inputs unresolvable) or that was redelivered after
     its end settles its run after the commit, as every step does.
     """
+    alive = partial(_still_active, runtime)
     with runtime.engine.begin() as conn:
         job = dags.lock_job(conn, job_id)
         if job is not None and job.step and job.item_index is None and job.status in _UNSTARTED:
@@ -149,15 +178,34 @@ def _start_locked(
                 outcome = Done(decision.reason)
                 job_step = job
             else:
-                return writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
+                return writes.start_attempt(conn, job_id, worker_id, _now(), stale_after, alive)
         else:
-            begun = writes.start_attempt(conn, job_id, worker_id, _now(), stale_after)
+            begun = writes.start_attempt(conn, job_id, worker_id, _now(), stale_after, alive)
             if not (isinstance(begun, writes.Drop) and job is not None and job.step is not None):
                 return begun
             outcome, job_step = Done(begun.reason), job
     if settle_dag_after_commit(runtime, job_step.group_id) is not None:
         callbacks.deliver(runtime, job_step.group_id)
     return outcome
+
+
+def _still_active(runtime: Runtime, job: Any) -> bool:
+    """Whether the worker that holds ``job``'s attempt says the task is still running.
+
+    Asked only when the heartbeat looks stale: heartbeats stop while the store is out of
+    reach, yet the worker may be running the job, or retrying its JobRun write. A worker
+    that does not answer (killed, or its pool process killed) is not running it.
+    """
+    node = (job.worker_id or "").rsplit(":", 1)[0]
+    if not node:
+        return False
+    task_id = job.task_id or job.id
+    try:
+        with broker_errors(runtime.settings):
+            replies = runtime.app.control.inspect([node], timeout=1.0).active() or {}
+    except JobsysError:
+        return True  # the broker cannot tell: do not declare the attempt lost yet
+    return any(t.get("id") == task_id for tasks in replies.values() for t in tasks)
 
 
 def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -> _Attempt:
@@ -195,7 +243,7 @@ def _conclude(
     attempt: _Attempt,
     worker_id: str,
     plan: dedup.Plan,
-) -> Done | Later:
+) -> Done | Later | Unrecorded:
     job_values: dict[str, Any] = {}
     run: dict[str, Any]
     retry_delay: float | None = None
@@ -241,6 +289,52 @@ def _conclude(
     run["worker_id"] = worker_id
     run["log_path"] = log_path
     now = _now()
+
+    def write() -> Done | Later:
+        return _record(runtime, begun, run, job_values, retry_delay, now)
+
+    try:
+        return retrying(
+            runtime.settings, f"the JobRun of job {begun.job_id} attempt {begun.attempt}", write
+        )
+    except StoreUnavailable:
+        record = {
+            "started": {**asdict(begun), "started_at": begun.started_at.isoformat()},
+            "run": run,
+            "job_values": job_values,
+            "retry_delay": retry_delay,
+            "finished_at": now.isoformat(),
+        }
+        return Unrecorded(record, f"JobRun of attempt {begun.attempt} not recorded yet")
+
+
+def _record_later(runtime: Runtime, record: dict[str, Any]) -> Done | Later:
+    """Record an attempt that ran on an earlier delivery (its outputs are published)."""
+    fields = record["started"]
+    started = writes.Started(
+        **{**fields, "started_at": datetime.fromisoformat(fields["started_at"])}
+    )
+    log.warning("recording attempt %d of job %s, run earlier", started.attempt, started.job_id)
+
+    def write() -> Done | Later:
+        finished = datetime.fromisoformat(record["finished_at"])
+        return _record(
+            runtime, started, record["run"], record["job_values"], record["retry_delay"], finished
+        )
+
+    what = f"the JobRun of job {started.job_id} attempt {started.attempt}"
+    return retrying(runtime.settings, what, write)
+
+
+def _record(
+    runtime: Runtime,
+    begun: writes.Started,
+    run: dict[str, Any],
+    job_values: dict[str, Any],
+    retry_delay: float | None,
+    now: datetime,
+) -> Done | Later:
+    """Append the JobRun and end (or requeue) the job; then its group's bookkeeping."""
     aftermath = AfterTerminal()
     retry = retry_delay is not None
     # A lone job or a DAG step on PostgreSQL: one atomic statement, no transaction round
@@ -263,6 +357,10 @@ def _conclude(
                     aftermath = after_terminal(conn, begun, now)
     except IntegrityError:
         log.warning("attempt %d of job %s was already recorded", begun.attempt, begun.job_id)
+        # Recorded by an earlier try whose settling did not get through: settle now.
+        if one_statement and begun.group_id and begun.sink:
+            if settle_dag_after_commit(runtime, begun.group_id) is not None:
+                callbacks.deliver(runtime, begun.group_id)
         return Done("attempt already recorded")
     if not ours:
         return Done("job changed while running (cancelled)")

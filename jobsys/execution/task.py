@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery, Task
 
-from jobsys.execution.runner import Later, run_attempt
+from jobsys.errors import StoreUnavailable
+from jobsys.execution.runner import Later, Unrecorded, run_attempt
 from jobsys.jobtypes import JobType
 from jobsys.runtime import Runtime
+from jobsys.store.retrying import is_connection_error
+
+log = logging.getLogger(__name__)
 
 
 class JobTask(Task):  # type: ignore[misc]
@@ -31,11 +36,28 @@ def bind_tasks(app: Celery, runtime: Runtime) -> None:
     bind_internal_tasks(app, runtime)
 
 
+#: seconds before a message whose store writes did not get through is delivered again
+STORE_RETRY_DELAY = 5.0
+
+
 def _bind(app: Celery, runtime: Runtime, spec: JobType[Any, Any]) -> None:
-    def run(self: JobTask, job_id: str) -> str:
-        outcome = run_attempt(runtime, spec, job_id, self.request.hostname)
-        if isinstance(outcome, Later):
-            raise self.retry(countdown=outcome.delay, max_retries=None)
+    def run(self: JobTask, job_id: str, record: dict[str, Any] | None = None) -> str:
+        try:
+            outcome = run_attempt(runtime, spec, job_id, self.request.hostname, record)
+        except Exception as exc:  # the store stayed out of reach: never ack a lost job
+            if not (isinstance(exc, StoreUnavailable) or is_connection_error(exc)):
+                raise
+            log.error("job %s: store unavailable, message sent back to the broker: %s", job_id, exc)
+            raise self.retry(
+                countdown=STORE_RETRY_DELAY, max_retries=None, kwargs=_kwargs(record)
+            ) from exc
+        if isinstance(outcome, Unrecorded):
+            log.error("job %s: %s; message sent back to the broker", job_id, outcome.detail)
+            raise self.retry(
+                countdown=STORE_RETRY_DELAY, max_retries=None, kwargs=_kwargs(outcome.record)
+            )
+        if isinstance(outcome, Later):  # a retry, or a deferred duplicate (no record carried)
+            raise self.retry(countdown=outcome.delay, max_retries=None, kwargs={})
         return outcome.detail
 
     run.__name__ = spec.name.replace(".", "_")
@@ -48,3 +70,7 @@ def _bind(app: Celery, runtime: Runtime, spec: JobType[Any, Any]) -> None:
     if spec.time_limit or spec.soft_time_limit:
         options["time_limit"] = spec.time_limit or (spec.soft_time_limit or 0) + 30
     app.task(**options)(run)
+
+
+def _kwargs(record: dict[str, Any] | None) -> dict[str, Any]:
+    return {"record": record} if record is not None else {}

@@ -8,7 +8,7 @@ are only ever inserted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -187,9 +187,20 @@ def begin_attempt(conn: Connection, job_id: str, worker_id: str, now: datetime) 
 
 
 def start_attempt(
-    conn: Connection, job_id: str, worker_id: str, now: datetime, stale_after: timedelta
+    conn: Connection,
+    job_id: str,
+    worker_id: str,
+    now: datetime,
+    stale_after: timedelta,
+    alive: Callable[[Any], bool] | None = None,
 ) -> Started | Drop | Defer:
-    """Begin the next attempt, or say why this delivery must not run (in a transaction)."""
+    """Begin the next attempt, or say why this delivery must not run (in a transaction).
+
+    A delivery of a job that already ended (the same message twice, or one redelivered
+    after the visibility timeout) is recorded as a SKIPPED run; the job stays as it was.
+    A RUNNING job whose heartbeat is stale is lost unless ``alive(job)`` says its worker
+    still runs it (its heartbeats could not reach the store).
+    """
     params = {"b_id": job_id, "b_worker": worker_id, "b_now": now}
     row = conn.execute(_BEGIN_ANY, params).one_or_none()
     if row is not None:
@@ -197,11 +208,16 @@ def start_attempt(
     job = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).one_or_none()
     if job is None:
         return Drop(f"job {job_id} is not in the store")
+    if job.status in _DELIVERED_TWICE:
+        record_duplicate_delivery(conn, job, worker_id, now)
+        return Drop(f"job {job_id} is {job.status}: duplicate delivery recorded SKIPPED")
     if job.status != J.RUNNING.value:
         return Drop(f"job {job_id} is {job.status}")
     beat = job.heartbeat_at or job.started_at
     if beat is not None and now - beat < stale_after:
         return Defer(f"job {job_id} attempt {job.attempt} is alive on {job.worker_id}")
+    if alive is not None and alive(job):
+        return Defer(f"job {job_id} attempt {job.attempt} still runs on {job.worker_id}")
     # The worker that held the previous attempt died: record the lost attempt.
     record_lost_attempt(conn, job, now)
     if job.attempt >= job.max_attempts:
@@ -219,6 +235,43 @@ def start_attempt(
         return Drop(f"job {job_id} ran out of attempts after a lost worker")
     params = {"b_id": job_id, "b_worker": worker_id, "b_now": now}
     return _started(conn.execute(_BEGIN_AFTER_LOSS, params).one(), now)
+
+
+#: a job in one of these states has had its attempt: another delivery is a duplicate
+_DELIVERED_TWICE = [s.value for s in (J.COMPLETED, J.COMPLETED_WITH_WARNINGS, J.FAILED, J.SKIPPED)]
+
+
+def record_duplicate_delivery(conn: Connection, job: Any, worker_id: str, now: datetime) -> None:
+    """Append a SKIPPED run for a delivery of a job that had already ended.
+
+    The run takes the next attempt number (runs are unique per job and attempt), so the
+    job's attempt counter moves on with it; nothing else of the job changes.
+    """
+    attempt = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job.id, jobs.c.status == job.status)
+        .values(attempt=jobs.c.attempt + 1)
+        .returning(jobs.c.attempt)
+    ).scalar_one()
+    conn.execute(
+        insert(runs).values(
+            **_run_values(
+                job,
+                attempt,
+                status=RunStatus.SKIPPED.value,
+                started_at=now,
+                finished_at=now,
+                duration_ms=0,
+                worker_id=worker_id,
+                exit_code=0,
+                outputs=job.outputs,
+                error=f"duplicate delivery: the job had already ended {job.status} "
+                f"(attempt {job.attempt}); nothing was run again",
+                error_type="DuplicateDelivery",
+                artifacts={"duplicate_delivery_of": job.attempt},
+            )
+        )
+    )
 
 
 def record_lost_attempt(conn: Connection, job: Any, now: datetime) -> None:

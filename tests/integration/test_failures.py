@@ -107,10 +107,16 @@ def test_a_job_whose_message_never_left_is_requeued_and_runs_once(
     worker = start_worker(["jobsys.noop@1"], concurrency=2)
     assert client.wait(job_id, 30) == JobState.COMPLETED
     assert queued.wait(30) == JobState.COMPLETED
-    # Two messages for the already-queued job, one attempt: the second delivery was dropped.
+    # Two messages for the already-queued job, one attempt: the second delivery is recorded
+    # SKIPPED (a run of its own), and the job stays as the first left it.
     wait_until(
         lambda: f"dropping delivery: job {queued.id} is COMPLETED" in worker.log_tail(500),
         30,
         message="the duplicate delivery to be dropped",
     )
-    assert len(client.runs(job_id)) == 1 and len(queued.runs()) == 1
+    assert len(client.runs(job_id)) == 1
+    assert [(r.status, r.error_type) for r in queued.runs()] == [
+        ("COMPLETED", None),
+        ("SKIPPED", "DuplicateDelivery"),
+    ]
+    assert queued.status() == JobState.COMPLETED
