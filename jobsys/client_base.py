@@ -17,7 +17,8 @@ from typing import Any, Self
 from pydantic import BaseModel
 
 from jobsys.errors import InputError, JobFailed, JobsysError, WaitTimeout
-from jobsys.execution import callbacks, dispatch
+from jobsys.execution import callbacks, dispatch, recovery
+from jobsys.execution.recovery import Recovered
 from jobsys.execution.sequencing import message_for
 from jobsys.jobtypes import JobType, JobTypeRegistry, validate_inputs
 from jobsys.lifecycle import JOB_TERMINAL, GroupState, JobState
@@ -294,6 +295,22 @@ class ClientBase:
         with store_errors(self.settings), self.runtime.engine.begin() as conn:
             writes.mark_queued(conn, [r.id for r in rows if r.status == "PENDING"], _now())
         return [r.id for r in rows]
+
+    def recover(self, older_than: float | None = None, *, lost: bool | None = None) -> Recovered:
+        """Publish again the jobs whose messages the broker no longer holds.
+
+        ``lost`` (default: asked of the broker, by a marker key a Redis restart removes)
+        means every queued job and open DAG step is published again; otherwise only jobs
+        PENDING, or RUNNING with a dead heartbeat, for more than ``older_than`` seconds
+        (default ``recover_after``). A job that still had its message runs once: the
+        extra delivery is recorded as a SKIPPED run. ``jobsys beat`` calls this every
+        ``recover_interval`` seconds.
+        """
+        if lost is None:
+            lost = recovery.broker_lost(self.runtime)
+        wait = self.settings.recover_after if older_than is None else older_than
+        with store_errors(self.settings):
+            return recovery.recover(self.runtime, lost=lost, older_than=wait)
 
     def cancel_group(self, group_id: str) -> list[str]:
         """Cancel every member not yet finished; the group ends CANCELLED.

@@ -80,6 +80,24 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(
         default=10.0, gt=0, description="Seconds between heartbeats of a running job."
     )
+    store_retry_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds a worker or beat keeps retrying a store write whose connection "
+        "failed (with backoff) before it gives the message back to the broker.",
+    )
+    recover_interval: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds between `jobsys beat`'s recovery passes (re-publishing jobs whose "
+        "messages a restarted broker lost). 0: no recovery pass in beat.",
+    )
+    recover_after: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds a PENDING job, or a RUNNING job with a stale heartbeat, waits "
+        "before a recovery pass publishes its message again.",
+    )
     default_priority: int = Field(
         default=5, ge=0, le=9, description="Priority of jobs that give none (0 low .. 9 high)."
     )

@@ -164,6 +164,22 @@ def requeue(
         typer.echo(f"requeued {len(ids)} job(s)")
 
 
+def recover(
+    older_than: float | None = typer.Option(
+        None, help="Seconds a PENDING or stale RUNNING job waits first (default: recover_after)."
+    ),
+    broker_lost: bool = typer.Option(
+        False, "--broker-lost", help="Publish every queued job and open DAG step again."
+    ),
+) -> None:
+    """Publish again the jobs whose messages the broker lost (what `jobsys beat` does
+    every recover_interval seconds); an extra delivery is recorded SKIPPED, never run."""
+    with Client() as client:
+        done = client.recover(older_than, lost=True if broker_lost else None)
+        lost = " (the broker had lost its messages)" if done.broker_lost else ""
+        typer.echo(f"published again {len(done.jobs)} job(s), {len(done.steps)} DAG step(s){lost}")
+
+
 def capabilities(
     as_json: bool = typer.Option(False, "--json"),
     timeout: float = typer.Option(1.0, help="Seconds to wait for workers to answer."),

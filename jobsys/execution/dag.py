@@ -80,6 +80,19 @@ def member_signature(app: Celery, settings: Settings, row: Any, timeout: float |
     return sig
 
 
+def expand_signature(app: Celery, settings: Settings, row: Any) -> Any:
+    """The signature of a forEach step (``jobsys.expand`` of its own row)."""
+    return app.signature(
+        EXPAND,
+        args=[row.id],
+        task_id=row.task_id or row.id,
+        queue=row.capability,
+        priority=broker_priority(settings, row.priority),
+        immutable=True,
+        **_results(settings),
+    )
+
+
 def run_canvas(
     app: Celery,
     settings: Settings,
@@ -109,15 +122,7 @@ def run_canvas(
         if items_only and name in items_only:
             return group([member_signature(app, settings, r, timeout) for r in items_only[name]])
         if own.job_type == runs.FOREACH:
-            return app.signature(
-                EXPAND,
-                args=[own.id],
-                task_id=own.task_id or own.id,
-                queue=own.capability,
-                priority=broker_priority(settings, own.priority),
-                immutable=True,
-                **_results(settings),
-            )
+            return expand_signature(app, settings, own)
         return member_signature(app, settings, own, timeout)
 
     def barrier(part: Any) -> Any:

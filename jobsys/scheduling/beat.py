@@ -32,6 +32,7 @@ Entry point: ``jobsys beat`` (``bind(client)`` gives the class), or
 from __future__ import annotations
 
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._stamp: int | None = None
         self._dirty: set[str] = set()
         self._client: Client | None = None
+        self._next_recovery = 0.0
         super().__init__(*args, **kwargs)
 
     @property
@@ -206,7 +208,27 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 self.sync()
         except JobsysError as exc:
             logger.error("beat: cannot re-read the schedules another beat fired: %s", exc)
+        self._recover()
         return self._sleep(self.now())
+
+    def _recover(self) -> None:
+        """Every ``recover_interval`` seconds: publish again what the broker lost."""
+        interval = self.jobsys.settings.recover_interval
+        clock = time.monotonic()
+        if interval <= 0 or clock < self._next_recovery:
+            return
+        self._next_recovery = clock + interval
+        try:
+            done = self.jobsys.recover()
+        except JobsysError as exc:
+            logger.error("beat: recovery pass failed: %s", exc)
+            return
+        if done.broker_lost:
+            logger.warning(
+                "beat: the broker lost its messages: published %d job(s) and %d DAG step(s) again",
+                len(done.jobs),
+                len(done.steps),
+            )
 
     def _fire_chunk(self, chunk: list[ScheduleEntry], now: datetime) -> None:
         try:
@@ -217,6 +239,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
 
     def _sleep(self, now: datetime) -> float:
         waits = [float(self.max_interval)]
+        if self.jobsys.settings.recover_interval > 0:
+            waits.append(max(0.0, self._next_recovery - time.monotonic()))
         for entry in self._entries.values():
             waits.append(HOLD_POLL if entry.held else (entry.next_at - now).total_seconds())
         return max(0.0, min(waits))

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, case, func, select
 
 from jobsys.errors import NotFound
-from jobsys.lifecycle import JobState
+from jobsys.lifecycle import GROUP_TERMINAL, JobState
 from jobsys.store.models import Job, JobGroup, JobRun, SinkStat
 
 jobs = cast(Table, Job.__table__)
@@ -132,6 +132,48 @@ def unstarted_since(conn: Connection, cutoff: datetime, include_queued: bool) ->
             select(jobs).where(wanted, jobs.c.created_at < cutoff).order_by(jobs.c.created_at)
         ).all()
     )
+
+
+def _stale_running(stale: datetime) -> Any:
+    beat = func.coalesce(jobs.c.heartbeat_at, jobs.c.started_at)
+    return (jobs.c.status == JobState.RUNNING.value) & (beat < stale)
+
+
+_WAITING = [JobState.QUEUED.value, JobState.DISPATCHED.value]
+
+
+def unfinished_without_message(
+    conn: Connection, cutoff: datetime, stale: datetime, include_queued: bool
+) -> list[Any]:
+    """Jobs outside DAG runs that may have lost their message (for recovery).
+
+    PENDING ones created before ``cutoff`` (not waiting for their turn in a sequential
+    group), RUNNING ones whose heartbeat is older than ``stale``, and with
+    ``include_queued`` (the broker lost its messages) QUEUED/DISPATCHED ones too.
+    """
+    sequential = select(groups.c.id).where(groups.c.mode == "sequential")
+    pending = (jobs.c.status == JobState.PENDING.value) & (jobs.c.created_at < cutoff)
+    pending &= jobs.c.group_id.is_(None) | jobs.c.group_id.not_in(sequential)
+    wanted = pending | _stale_running(stale)
+    if include_queued:
+        wanted |= jobs.c.status.in_(_WAITING) & (jobs.c.created_at < cutoff)
+    query = select(jobs).where(jobs.c.step.is_(None), wanted).order_by(jobs.c.created_at)
+    return list(conn.execute(query).all())
+
+
+def open_dag_steps(conn: Connection, stale: datetime) -> list[Any]:
+    """The steps and forEach items of open DAG runs that have not started (or whose
+    heartbeat is older than ``stale``): what a broker that lost its messages leaves stuck."""
+    open_runs = select(groups.c.id).where(
+        groups.c.mode == "dag", groups.c.status.not_in([s.value for s in GROUP_TERMINAL])
+    )
+    unstarted = jobs.c.status.in_([JobState.PENDING.value, *_WAITING])
+    query = (
+        select(jobs)
+        .where(jobs.c.group_id.in_(open_runs), unstarted | _stale_running(stale))
+        .order_by(jobs.c.group_id, jobs.c.position, jobs.c.item_index)
+    )
+    return list(conn.execute(query).all())
 
 
 def get_group(conn: Connection, group_id: str) -> Any:
