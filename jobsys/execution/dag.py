@@ -296,7 +296,14 @@ def bind_internal_tasks(app: Celery, runtime: Runtime) -> None:
 
     settings = runtime.settings
 
-    @app.task(name=EXPAND, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(  # type: ignore[untyped-decorator]
+        name=EXPAND,
+        bind=True,
+        shared=False,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=None,  # waits for its predecessor as long as it takes
+    )
     def expand(self: Task, parent_id: str) -> str:
         outcome = expand_step(runtime, parent_id)
         if isinstance(outcome, float):

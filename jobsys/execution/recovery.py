@@ -39,6 +39,8 @@ from jobsys.workflows.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
+#: states whose jobs are published again only after a loss (no claim needed then)
+_WAITING = ("QUEUED", "DISPATCHED")
 #: a key the broker keeps while it keeps its messages (Redis); gone after an empty restart
 EPOCH_KEY = "jobsys:broker-epoch"
 
@@ -84,11 +86,13 @@ def recover(runtime: Runtime, *, lost: bool, older_than: float) -> Recovered:
             g: Manifest.model_validate(queries.get_group(conn, g).definition)
             for g in {r.group_id for r in steps}
         }
+    with runtime.engine.begin() as conn:  # what this pass (and no other) publishes
+        claimed = set(writes.claim_for_recovery(conn, [r.id for r in rows + steps], stale, now))
+    rows = [r for r in rows if r.id in claimed or r.status in _WAITING]
+    steps = [r for r in steps if r.id in claimed or r.status in _WAITING]
     done = Recovered(broker_lost=lost)
     if rows:
         publish(runtime, [message_for(r) for r in rows])
-        with runtime.engine.begin() as conn:
-            writes.mark_queued(conn, [r.id for r in rows if r.status == "PENDING"], now)
         done.jobs = [r.id for r in rows]
     if steps:
         _publish_steps(runtime, steps, manifests)

@@ -196,8 +196,8 @@ def _still_active(runtime: Runtime, job: Any) -> bool:
     reach, yet the worker may be running the job, or retrying its JobRun write. A worker
     that does not answer (killed, or its pool process killed) is not running it.
     """
-    node = (job.worker_id or "").rsplit(":", 1)[0]
-    if not node:
+    node, _, pid = (job.worker_id or "").rpartition(":")
+    if not node or not pid.isdigit():
         return False
     task_id = job.task_id or job.id
     try:
@@ -205,7 +205,13 @@ def _still_active(runtime: Runtime, job: Any) -> bool:
             replies = runtime.app.control.inspect([node], timeout=1.0).active() or {}
     except JobsysError:
         return True  # the broker cannot tell: do not declare the attempt lost yet
-    return any(t.get("id") == task_id for tasks in replies.values() for t in tasks)
+    # The same task id may be active on that node as this very delivery: the pool
+    # process that holds the attempt is what must still run it.
+    return any(
+        t.get("id") == task_id and t.get("worker_pid") == int(pid)
+        for tasks in replies.values()
+        for t in tasks
+    )
 
 
 def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -> _Attempt:

@@ -25,6 +25,9 @@ class JobTask(Task):  # type: ignore[misc]
     #: a hard time limit kills the process: requeue, so the lost attempt is recorded and retried
     acks_on_timeout = False
     ignore_result = True
+    #: a deferred delivery retries until the store lets it run or drop (``max_retries=None``
+    #: passed to ``retry`` means the task's default, hence None here)
+    max_retries = None
 
 
 def bind_tasks(app: Celery, runtime: Runtime) -> None:

@@ -274,6 +274,35 @@ def record_duplicate_delivery(conn: Connection, job: Any, worker_id: str, now: d
     )
 
 
+def claim_for_recovery(
+    conn: Connection, job_ids: Sequence[str], stale: datetime, now: datetime
+) -> list[str]:
+    """Of ``job_ids``, those a recovery pass may publish again, claimed in two statements.
+
+    A PENDING job becomes QUEUED; a RUNNING job whose heartbeat is older than ``stale``
+    gets ``heartbeat_at = now`` (its redelivery then waits one stale period before it
+    declares the attempt lost), so neither is published again by the next pass, or by
+    another beat's.
+    """
+    if not job_ids:
+        return []
+    ids = list(job_ids)
+    queued = conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(ids), jobs.c.status == J.PENDING.value)
+        .values(status=transition(J.PENDING, J.QUEUED).value, queued_at=now, updated_at=now)
+        .returning(jobs.c.id)
+    ).scalars()
+    beat = func.coalesce(jobs.c.heartbeat_at, jobs.c.started_at)
+    running = conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(ids), jobs.c.status == J.RUNNING.value, beat < stale)
+        .values(heartbeat_at=now)
+        .returning(jobs.c.id)
+    ).scalars()
+    return [*queued, *running]
+
+
 def record_lost_attempt(conn: Connection, job: Any, now: datetime) -> None:
     """Append the FAILED run of an attempt whose worker vanished (if not already recorded)."""
     exists = conn.execute(
