@@ -213,12 +213,13 @@ def table() -> list[str]:
     return lines
 
 
-def wait_all_terminal(client: Client, work: Workload, timeout: float) -> Outcome:
-    """Wait until every job the scenario created, and its DAG run, has ended."""
+def wait_all_terminal(client: Client, work: Workload, timeout: float, extra: int = 0) -> Outcome:
+    """Wait until every job the scenario created (the mix, and ``extra`` others), and its
+    DAG run, has ended."""
 
     def settled() -> Outcome | None:
         outcome = Outcome.of(client, work)
-        return outcome if outcome.submitted >= N and outcome.lost == 0 else None
+        return outcome if outcome.submitted >= N + extra and outcome.lost == 0 else None
 
     try:
         return wait_until(settled, timeout, 0.5, "every job of the scenario to end")
