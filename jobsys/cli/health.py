@@ -1,45 +1,5 @@
-"""``jobsys health api|worker|beat|flower``: exit 0 when the service answers, else 1.
+"""``jobsys health api|worker|beat|flower`` (in ``jobsys.cluster.health_cli``)."""
 
-compose.yaml's healthchecks and ``jobsys cluster`` run exactly these commands.
-"""
+from jobsys.cluster.health_cli import app
 
-from __future__ import annotations
-
-import typer
-
-from jobsys.cluster import health
-from jobsys.settings import load_settings
-
-app = typer.Typer(
-    help="Health checks of the services (compose healthchecks use them).", no_args_is_help=True
-)
-
-
-@app.command("api")
-def api() -> None:
-    """The REST API answers GET /healthz on JOBSYS_API_PORT."""
-    typer.echo(health.check_api(load_settings()))
-
-
-@app.command("flower")
-def flower(
-    address: str = typer.Option("127.0.0.1", help="The address Flower listens on."),
-) -> None:
-    """Flower answers GET /healthcheck on JOBSYS_FLOWER_PORT."""
-    typer.echo(health.check_flower(load_settings(), address))
-
-
-@app.command("worker")
-def worker(
-    name: str = typer.Option(..., help="The worker's node name, as given to `jobsys worker`."),
-) -> None:
-    """The worker of that node name answers a Celery ping on the broker."""
-    typer.echo(health.check_worker(load_settings(), name))
-
-
-@app.command("beat")
-def beat(
-    name: str = typer.Option(..., help="The beat's name, as given to `jobsys beat --name`."),
-) -> None:
-    """The beat of that name ticked within three scheduler loops."""
-    typer.echo(health.check_beat(load_settings(), name))
+__all__ = ["app"]

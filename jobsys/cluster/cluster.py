@@ -45,6 +45,10 @@ _ANY_ADDRESS = {"0.0.0.0", "::"}
 #: the settings that must not point at a compose service the cluster does not start
 _URL_SETTINGS = ("JOBSYS_BROKER_URL", "JOBSYS_DATABASE_URL", "JOBSYS_RESULT_BACKEND")
 _POLL = 0.5
+#: healthchecks run at once: each is a Python process, and the services start beside them
+CHECKS_AT_ONCE = 2
+#: a check's timeout at least: on a busy shared host a fresh process takes seconds to start
+MIN_CHECK_TIMEOUT = 15.0
 
 
 def find_compose_file() -> Path:
@@ -260,7 +264,7 @@ class Cluster:
     def _wait_healthy(self, names: list[str], deadline: float) -> None:
         pending = list(names)
         last: dict[str, str] = {}
-        with ThreadPoolExecutor(max(1, min(8, len(pending)))) as pool:
+        with ThreadPoolExecutor(CHECKS_AT_ONCE) as pool:
             while pending:
                 for replica in self._of(pending):
                     if not self._alive(replica):
@@ -373,7 +377,8 @@ class Cluster:
         env = self._envs.get((replica.service, replica.replica)) or process.environ_of(replica)
         if env is None:
             return False, "not running"
-        return process.run_check(replica.healthcheck, env, replica.health_timeout, self._run_dir())
+        timeout = max(replica.health_timeout, MIN_CHECK_TIMEOUT)
+        return process.run_check(replica.healthcheck, env, timeout, self._run_dir())
 
     def _run_dir(self) -> Path:
         try:
@@ -421,7 +426,7 @@ class Cluster:
         """Every recorded replica: pid, alive, healthy (its healthcheck now), RSS."""
         rows = []
         replicas = self._replicas
-        with ThreadPoolExecutor(max(1, min(8, len(replicas)))) as pool:
+        with ThreadPoolExecutor(CHECKS_AT_ONCE) as pool:
             checks = list(pool.map(self._check, replicas))
         for replica, (ok, detail) in zip(replicas, checks, strict=True):
             proc = process.process_of(replica)
