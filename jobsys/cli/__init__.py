@@ -11,9 +11,11 @@ import typer
 
 from jobsys.cli import (
     api,
+    cluster,
     db,
     demo,
     flower,
+    health,
     jobs,
     manifests,
     runs,
@@ -54,6 +56,8 @@ app.add_typer(templates.app, name="templates")
 app.add_typer(sync.app, name="sync")
 app.add_typer(api.app, name="api")
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(cluster.app, name="cluster")
+app.add_typer(health.app, name="health")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -170,8 +170,14 @@ def beat(
     max_interval: float | None = typer.Option(
         None, min=0.05, help="Seconds between looks at the schedules (default: the setting)."
     ),
+    name: str | None = typer.Option(
+        None,
+        help="Name for `jobsys health beat --name` (%h = host name): each tick touches "
+        "<home>/health/<name>.",
+    ),
 ) -> None:
     """Run celery beat with jobsys's scheduler: fires the store's schedules (no worker)."""
+    from jobsys.cluster.health import heartbeat_path, with_heartbeat
     from jobsys.execution.worker import check_broker
     from jobsys.scheduling.beat import bind
     from jobsys.settings import load_settings
@@ -182,8 +188,11 @@ def beat(
         client.runtime.engine  # noqa: B018 - fail now, naming the setting, if the store is unusable
         check_broker(client.runtime)
         interval = max_interval or settings.beat_max_loop_interval
+        scheduler = bind(client)
+        if name:
+            scheduler = with_heartbeat(scheduler, heartbeat_path(settings, name))
         client.runtime.app.Beat(
-            scheduler=bind(client), max_interval=interval, loglevel=loglevel, quiet=True
+            scheduler=scheduler, max_interval=interval, loglevel=loglevel, quiet=True
         ).run()
     finally:
         client.close()
