@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,17 +25,17 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from jobsys.client import Client
-from jobsys.testing import BeatProcess, WorkerProcess, settings_from_env, wait_until
+from jobsys.cluster import Cluster
+from jobsys.testing import settings_from_env, wait_until
 from tests.conftest import require
 from tests.faults import harness
 from tests.faults.services import BlockableProxy, OwnRedis
 
-WORKERS = {
-    "worker-data": {"groups": ["data", "demo"], "concurrency": 2},
-    "worker-media": {"groups": ["media"], "concurrency": 1},
-}
+#: a password in the cluster's store URL, which no log may show
+STORE_PASSWORD = "faults-s3cret-pw"
+#: compose.yaml's services the scenarios need (speech, api and flower play no part)
+SERVICES = ["beat", "worker-data", "worker-media"]
 REPORT = ".jobsys-faults.txt"
-GROUPS = Path(__file__).parents[2] / "config" / "capabilities.toml"
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -89,7 +88,8 @@ def cluster_env(
     broker restarted empty, show within seconds; the visibility timeout stays above the
     longest job in the mix.
     """
-    proxied = make_url(pg_url).set(port=pg_proxy.port)
+    # PostgreSQL here trusts loopback: the password is never checked, only never logged.
+    proxied = make_url(pg_url).set(port=pg_proxy.port, password=STORE_PASSWORD)
     return {
         "JOBSYS_BROKER_URL": own_redis.url,
         "JOBSYS_DATABASE_URL": proxied.render_as_string(hide_password=False),
@@ -111,83 +111,24 @@ def observer(cluster_env: dict[str, str], pg_url: str) -> Iterator[Client]:
         yield c
 
 
-class LocalCluster:
-    """The part of ``jobsys.cluster.Cluster`` the fault tests use, from jobsys.testing's
-    processes (used until the cluster module is merged): beat ×2, worker-data, worker-media."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home, self.env = home, env
-        self.log_dir = home / "cluster-logs"
-        self._workers: dict[str, WorkerProcess] = {}
-        self._beats: list[BeatProcess] = []
-
-    def up(self, timeout: float = 90) -> LocalCluster:
-        groups = tomllib.loads(GROUPS.read_text())["groups"]
-        for name, spec in WORKERS.items():
-            caps = [c for g in spec["groups"] for c in groups[g]["capabilities"]]
-            self._workers[name] = WorkerProcess(
-                self.env,
-                caps,
-                concurrency=int(spec["concurrency"]),
-                name=f"{name}@localhost",
-                log_dir=self.log_dir,
-            )
-        for worker in self._workers.values():
-            worker.wait_ready(timeout=timeout)
-        self._beats = [
-            BeatProcess(self.env, log_dir=self.log_dir, name=f"beat-{i}").wait_ready(timeout)
-            for i in range(2)
-        ]
-        return self
-
-    def down(self) -> None:
-        for proc in [*self._workers.values(), *self._beats]:
-            proc.kill()
-
-    def processes(self, service: str) -> list[psutil.Process]:
-        if service == "beat":
-            return [psutil.Process(b.pid) for b in self._beats if b.alive()]
-        return [psutil.Process(self._workers[service].pid)]
-
-    def worker_children(self, service: str) -> list[psutil.Process]:
-        return psutil.Process(self._workers[service].pid).children()
-
-    def log_path(self, service: str) -> Path:
-        if service == "beat":
-            return self._beats[0].log_path
-        return self._workers[service].log_path
-
-    def logs(self, service: str) -> str:
-        paths = [b.log_path for b in self._beats] if service == "beat" else [self.log_path(service)]
-        return "".join(p.read_text(errors="replace") for p in paths if p.exists())
-
-    def restart(self, service: str) -> None:
-        assert service == "beat"
-        self._beats[0].kill()
-        self._beats[0] = BeatProcess(self.env, log_dir=self.log_dir, name="beat-0").wait_ready()
-
-
 @pytest.fixture(scope="module")
-def cluster(cluster_env: dict[str, str], fault_dir: Path, observer: Client) -> Iterator[Any]:
-    """The loopback cluster with two beats, on the module's Redis and proxied store."""
-    require("Redis (for redis-server)", 6379)
-    inputs = fault_dir / "inputs"
+def cluster(cluster_env: dict[str, str], fault_dir: Path, observer: Client) -> Iterator[Cluster]:
+    """The loopback cluster (beat ×2, worker-data, worker-media) on the module's Redis and
+    proxied store, with the mix's input files in ``cluster.inputs``."""
     observer.apply(text=harness.MANIFEST.read_text())
+    c = Cluster(home=fault_dir / "home", env=cluster_env, services=SERVICES, scale={"beat": 2})
+    c.up(timeout=90)
+    c.inputs = harness.prepare_inputs(fault_dir / "inputs")  # type: ignore[attr-defined]
     try:
-        from jobsys.cluster import Cluster
-    except ImportError:
-        c: Any = LocalCluster(fault_dir / "home", cluster_env).up()
-    else:
-        c = Cluster(
-            home=fault_dir / "home",
-            env=cluster_env,
-            services=["beat", *WORKERS],
-            scale={"beat": 2},
-        )
-        c.up(timeout=90)
-    c.inputs = harness.prepare_inputs(inputs)
-    yield c
-    c.down()
+        yield c
+    finally:
+        c.down()
+
+
+def logs(cluster: Cluster, service: str) -> str:
+    """Every replica's log of ``service``, as text."""
+    paths = [cluster.log_path(service, r) for r in range(len(cluster.processes(service)) + 2)]
+    return "".join(p.read_text(errors="replace") for p in paths if p.exists())
 
 
 def kill_9(proc: psutil.Process) -> None:

@@ -35,7 +35,7 @@ MANIFEST = Path(__file__).parents[2] / "config" / "manifests" / "fix-pipeline.jo
 DAG_FILES = 20
 #: jobs in a DAG run of DAG_FILES files: scan, the forEach step, its items, export
 DAG_JOBS = DAG_FILES + 3
-MIX = {"data.parse": 60, "generate_audio_waveform": 30, "demo.echo": 300, "demo.sleep": 12}
+MIX = {"data.parse": 30, "generate_audio_waveform": 30, "demo.echo": 200, "demo.sleep": 4}
 _TERMINAL = [s.value for s in JOB_TERMINAL]
 _COMPLETED = ("COMPLETED", "COMPLETED_WITH_WARNINGS")
 
@@ -78,7 +78,7 @@ def submit_mix(client: Client, inputs: dict[str, Any], since: datetime) -> Workl
             for _ in range(MIX["generate_audio_waveform"])
         ],
         "demo.echo": [{"message": f"m{i}", "times": 1} for i in range(MIX["demo.echo"])],
-        "demo.sleep": [{"seconds": 1.5}] * MIX["demo.sleep"],
+        "demo.sleep": [{"seconds": 1.0}] * MIX["demo.sleep"],
     }
     items["jobsys.noop"] = [{}] * (N - DAG_JOBS - sum(MIX.values()))
     for job_type, batch in items.items():
