@@ -80,6 +80,8 @@ class BlockableProxy:
         self._conns: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._stopped = False
+        #: set while blocked
+        self.blocked = threading.Event()
 
     def start(self) -> BlockableProxy:
         """Listen and serve."""
@@ -129,6 +131,10 @@ class BlockableProxy:
 
     def _drop_all(self) -> None:
         if self._listener is not None:
+            try:  # wakes the thread blocked in accept(); close() alone would not
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:
@@ -140,9 +146,11 @@ class BlockableProxy:
         """Drop every connection and refuse new ones for ``seconds``, then serve again."""
         self._drop_all()
         self.blocks += 1
+        self.blocked.set()
         time.sleep(seconds)  # the outage itself: nothing to wait for
         if not self._stopped:
             self.start()
+        self.blocked.clear()
 
     def stop(self) -> None:
         """Stop serving for good."""
