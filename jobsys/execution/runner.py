@@ -167,7 +167,7 @@ def _start_locked(
     A DAG step that ends here (skipped, inputs unresolvable) or that was redelivered after
     its end settles its run after the commit, as every step does.
     """
-    alive = partial(_still_active, runtime)
+    alive = partial(_still_active, runtime, worker_id)
     with runtime.engine.begin() as conn:
         job = dags.lock_job(conn, job_id)
         if job is not None and job.step and job.item_index is None and job.status in _UNSTARTED:
@@ -189,15 +189,17 @@ def _start_locked(
     return outcome
 
 
-def _still_active(runtime: Runtime, job: Any) -> bool:
+def _still_active(runtime: Runtime, worker_id: str, job: Any) -> bool:
     """Whether the worker that holds ``job``'s attempt says the task is still running.
 
     Asked only when the heartbeat looks stale: heartbeats stop while the store is out of
     reach, yet the worker may be running the job, or retrying its JobRun write. A worker
-    that does not answer (killed, or its pool process killed) is not running it.
+    that does not answer (killed, or its pool process killed) is not running it, nor is
+    this very process (``worker_id``), which runs one task at a time and is running this
+    delivery (its start was committed, but the answer was lost with the connection).
     """
     node, _, pid = (job.worker_id or "").rpartition(":")
-    if not node or not pid.isdigit():
+    if not node or not pid.isdigit() or job.worker_id == worker_id:
         return False
     task_id = job.task_id or job.id
     try:
