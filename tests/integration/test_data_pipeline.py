@@ -95,7 +95,11 @@ def _killed_mid_write(
     assert not final.exists()  # nothing partial was published
     start_worker(DATA)
     assert job.wait(90) == JobState.COMPLETED
-    assert [r.status for r in job.runs()] == ["FAILED", "COMPLETED"]
+    runs = [(r.status, r.error_type) for r in job.runs()]
+    # Redis hands the message out again after the 5 s visibility timeout, which this job
+    # may outlast: such an extra delivery is recorded SKIPPED, never run.
+    assert [s for s, e in runs if e != "DuplicateDelivery"] == ["FAILED", "COMPLETED"]
+    assert all(s == "SKIPPED" for s, e in runs if e == "DuplicateDelivery")
     assert not staging.exists()
     return job.id, final
 
