@@ -11,15 +11,17 @@ the lazy ``jobsys.celery.app``); everything else receives a ``Settings``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -58,6 +60,12 @@ class Settings(BaseSettings):
     )
     output_dir: Path | None = Field(
         default=None, description="Where published job outputs go. Empty: <home>/outputs."
+    )
+    source_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders job inputs may read from (comma-separated or a JSON list); "
+        "source paths elsewhere are refused at submit and in the worker. Outputs stay "
+        "readable. Empty: unconfined (set it in production).",
     )
     log_dir: Path | None = Field(
         default=None, description="Where per-job logs go. Empty: <home>/logs."
@@ -136,6 +144,27 @@ class Settings(BaseSettings):
                 raise ValueError(f"entry {i} is not `user:password`")
         return value
 
+    @field_validator("source_roots", mode="before")
+    @classmethod
+    def _roots_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # JOBSYS_SOURCE_ROOTS=/data/in,/srv/media (or a JSON list)
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list of folders: {exc}") from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("source_roots")
+    @classmethod
+    def _roots_absolute(cls, value: list[Path]) -> list[Path]:
+        for i, root in enumerate(value):
+            if "\x00" in str(root) or not root.expanduser().is_absolute():
+                raise ValueError(f"entry {i} ({str(root)!r}) must be an absolute folder")
+        return value
+
     @field_validator("broker_url", "database_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
@@ -212,6 +241,15 @@ class Settings(BaseSettings):
     def outputs_root(self) -> Path:
         """Where published outputs go."""
         return (self.output_dir or self.resolved_home / "outputs").expanduser().resolve()
+
+    @property
+    def path_roots(self) -> tuple[Path, ...]:
+        """Where path inputs may point: the source roots, plus outputs (jobs read earlier
+        jobs' outputs). Empty when no source roots are set: paths are not confined."""
+        if not self.source_roots:
+            return ()
+        roots = [r.expanduser().resolve() for r in self.source_roots]
+        return (*dict.fromkeys([*roots, self.outputs_root]),)
 
     @property
     def logs_root(self) -> Path:
