@@ -312,6 +312,28 @@ def discover(extra_modules: Iterable[str] = ()) -> JobTypeRegistry:
     return registry
 
 
+def first_nul(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where the first NUL character sits in a JSON-like value (a key or a string), or None.
+
+    PostgreSQL cannot store U+0000 in text or JSON, so inputs and manifests refuse it.
+    """
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    items: Iterable[tuple[Any, Any]] = ()
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    for key, item in items:
+        here = (*loc, key if isinstance(key, int) else str(key))
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = first_nul(item, here)
+        if found is not None:
+            return found
+    return None
+
+
 def output_parts(spec: JobType[Any, Any], inputs: BaseModel) -> tuple[str, list[str]]:
     """The asset folder and ``output_key`` folders of an ``asset=`` job type's outputs.
 
@@ -358,6 +380,12 @@ def validate_inputs(
         field_name = ".".join(str(p) for p in first["loc"]) or "(inputs)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise InputError(spec.name, field_name, f"{first['msg']}{more}") from exc
+    nul = first_nul(validated.model_dump(mode="json"))
+    if nul is not None:
+        where = ".".join(str(p) for p in nul) or "(inputs)"
+        raise InputError(
+            spec.name, where, "contains a NUL character (U+0000), which cannot be stored"
+        )
     if spec.asset is not None:  # the output location is derived from the inputs: check it now
         try:
             output_parts(spec, validated)

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from jobsys.jobtypes import first_nul
 from jobsys.workflows.manifest import Manifest
 
 Loc = tuple[str | int, ...]
@@ -209,6 +210,11 @@ def load_text(text: str, file: str = "<stdin>") -> list[Document]:
             docs.append(Document(file, index, problem.line, None, problems=[problem]))
             continue
         doc = Document(file, index, node.start_mark.line + 1, data, marks=marks)
+        nul = first_nul(data)
+        if nul is not None:  # "\0" in a quoted string: no store can keep it as text
+            doc.problems.append(
+                doc.problem(nul, "nul-character", f"{'.'.join(map(str, nul))}: contains U+0000")
+            )
         for dup in dups:
             line, col = marks[dup + ("__dup__",)]
             key = ".".join(str(p) for p in dup)

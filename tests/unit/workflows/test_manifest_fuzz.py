@@ -202,6 +202,7 @@ def manifest_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @example(text="? [a, b]\n: 1\n")  # found: ConstructorError (unhashable key) escaped
 @example(text="!!python/object:os.system [ls]\n")  # found: ConstructorError (unsafe tag)
 @example(text="steps:\n- &s {name: a, type: demo.echo, with: {message: *s}}\n")  # recursive
+@example(text='apiVersion: jobsys/v1\nkind: "Job\\0"\n')  # found: PostgreSQL cannot store U+0000
 @example(text="\ufeffapiVersion: jobsys/v1\n---\n---\nkind: Job\n...\n")
 def test_lint_never_crashes_and_locates_every_problem(text: str) -> None:
     lint_text(text)
