@@ -169,6 +169,13 @@ class Selection(BaseModel):
             ("select", "with")
         ):
             raise ValueError("query must be a SELECT whose first column is the file path")
+        if self.glob is not None:
+            try:
+                pathspec.PathSpec.from_lines("gitignore", [self.glob])
+            except Exception as exc:  # pathspec's own error, or re.error from a bad [range]
+                raise ValueError(
+                    f"glob {self.glob!r} is not a gitignore-style pattern: {exc}"
+                ) from None
         return self
 
     def describe(self) -> dict[str, Any]:

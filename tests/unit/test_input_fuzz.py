@@ -189,3 +189,12 @@ def test_the_submit_command_exits_with_a_job_id_or_an_error_line(
     else:
         assert code == 2, (code, out, err)
         assert err.startswith(("error: ", "Usage: ")) and err.strip(), err
+
+
+@pytest.mark.parametrize("glob", ["[z-a]", "!", "\\"])
+def test_a_bad_selection_glob_is_refused_at_submit(glob: str, client: Client) -> None:
+    # found: accepted at submit, then re.error / GitIgnorePatternError in the worker
+    params = {"name": "d", "parser": "csv", "selection": {"glob": glob}}
+    with pytest.raises(InputError, match="not a gitignore-style pattern") as caught:
+        client.submit("data.materialize", params)
+    assert caught.value.field == "selection"

@@ -279,3 +279,23 @@ def test_apply_never_crashes_and_writes_only_valid_templates(
         assert any(LOCATED.match(line) for line in (ran.out + ran.err).splitlines()), ran
     if ran.code == 1:
         assert problems or "error" in (ran.out + ran.err).lower(), ran
+
+
+@pytest.mark.parametrize("glob", ["[z-a].job.yaml", "!", "\\"])
+def test_a_bad_sync_glob_is_a_config_error_naming_the_option(glob: str, tmp_path: Path) -> None:
+    # found: re.error / GitIgnorePatternError escaped from `jobsys sync git --glob`
+    from jobsys.client import Client
+    from jobsys.errors import ConfigError
+    from jobsys.settings import Settings
+    from jobsys.workflows.gitsync import GitConfig
+
+    from .test_gitsync import Upstream, config, manifest
+
+    upstream = Upstream(tmp_path / "upstream")
+    upstream.commit({"a.job.yaml": manifest("alpha")})
+    with Client(Settings(home=tmp_path / "home")) as client:
+        cfg = config(client, str(upstream.bare))
+        bad = GitConfig(repo=cfg.repo, ref="main", workdir=cfg.workdir, glob=glob)
+        with pytest.raises(ConfigError, match="--glob .*not a gitignore-style pattern") as caught:
+            client.sync_git(bad)
+        assert caught.value.setting == "--glob"
