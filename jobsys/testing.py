@@ -67,9 +67,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     # A list setting comes from the environment as JSON, as pydantic-settings reads it.
     lists = {n for n, f in Settings.model_fields.items() if get_origin(f.annotation) is list}
     values: dict[str, Any] = {
-        fields[k]: json.loads(v) if fields[k] in lists else v
-        for k, v in env.items()
-        if k in fields
+        fields[k]: json.loads(v) if fields[k] in lists else v for k, v in env.items() if k in fields
     }
     return Settings(**values)
 
