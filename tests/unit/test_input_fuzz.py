@@ -109,6 +109,7 @@ def _json_equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(submission=any_submission())
 @example(submission=("data.parse", {"path": "/data/in/x\x00.csv", "parser": "csv"}))
@@ -160,6 +161,7 @@ PAIRS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=80,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

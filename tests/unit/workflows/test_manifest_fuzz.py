@@ -193,6 +193,7 @@ def manifest_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "f.job.yaml"
 
 
+@pytest.mark.slow
 @FUZZ
 @given(text=DOCUMENTS)
 @example(text="a: \x00")  # found: ReaderError escaped (NUL is not allowed in YAML)
@@ -243,6 +244,7 @@ def test_lint_cli_reports_bad_manifests_with_file_line_col_and_exit_1(
     assert ran.out.startswith(f"{manifest_file}:4:9: yaml-syntax: character U+0001")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -259,6 +261,7 @@ def test_the_lint_command_never_prints_a_traceback(text: str, manifest_file: Pat
         assert problems and all(LOCATED.match(p) for p in problems), ran
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
