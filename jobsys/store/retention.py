@@ -44,8 +44,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    String,
     Table,
     and_,
+    any_,
+    bindparam,
     delete,
     exists,
     func,
@@ -53,6 +56,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from jobsys.lifecycle import GROUP_TERMINAL, JOB_TERMINAL, JobState
 from jobsys.store.models import CallbackDelivery, Job, JobGroup, JobRun, SinkStat
@@ -164,7 +168,8 @@ def prune(
         statuses.discard(JobState.FAILED.value)
     rule = _Rule(cutoff, frozenset(statuses))
     report = PruneReport(cutoff, keep_failed, dry_run)
-    root = logs_root.resolve() if logs_root is not None else None
+    # No logs directory (logs kept elsewhere, or none written yet): no files to look for.
+    root = logs_root.resolve() if logs_root is not None and logs_root.is_dir() else None
     stop = should_stop or (lambda: False)
     started = time.monotonic()
     with engine.connect() as conn:
@@ -204,11 +209,10 @@ def _standalone_batches(
     while True:
         query = select(jobs.c.id, jobs.c.updated_at).where(jobs.c.group_id.is_(None), rule.job_ok())
         if after is not None:
+            # ">=" apart from the OR, so that the index scan starts at the last batch's end
             query = query.where(
-                or_(
-                    jobs.c.updated_at > after[0],
-                    and_(jobs.c.updated_at == after[0], jobs.c.id > after[1]),
-                )
+                jobs.c.updated_at >= after[0],
+                or_(jobs.c.updated_at > after[0], jobs.c.id > after[1]),
             )
         query = query.order_by(jobs.c.updated_at, jobs.c.id).limit(batch_size)
         if not batch.report.dry_run:
@@ -310,11 +314,32 @@ def _lock_groups(
 def _remove_jobs(conn: Connection, job_ids: Sequence[str], batch: _Batch) -> None:
     """Remove jobs with their sink figures and runs (children first), noting their logs."""
     report = batch.report
-    if batch.logs_root is not None:
-        _note_logs(conn, job_ids, batch)
-    report.sink_stats += _remove(conn, sink_stats, sink_stats.c.job_id.in_(job_ids), batch)
-    report.runs += _remove(conn, runs, runs.c.job_id.in_(job_ids), batch)
-    report.jobs += _remove(conn, jobs, jobs.c.id.in_(job_ids), batch)
+    report.sink_stats += _remove(
+        conn, sink_stats, _among(conn, sink_stats.c.job_id, job_ids), batch
+    )
+    of_jobs = _among(conn, runs.c.job_id, job_ids)
+    if batch.logs_root is None:
+        report.runs += _remove(conn, runs, of_jobs, batch)
+    else:
+        if report.dry_run:
+            report.runs += _remove(conn, runs, of_jobs, batch)
+            named = conn.execute(select(runs.c.log_path).where(of_jobs)).scalars().all()
+        else:
+            named = (
+                conn.execute(delete(runs).where(of_jobs).returning(runs.c.log_path)).scalars().all()
+            )
+            report.runs += len(named)
+        _note_logs(job_ids, named, batch)
+    report.jobs += _remove(conn, jobs, _among(conn, jobs.c.id, job_ids), batch)
+
+
+def _among(conn: Connection, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL one array parameter instead of thousands."""
+    if conn.dialect.name == "postgresql":
+        return cast(
+            ColumnElement[bool], column == any_(bindparam(None, list(values), ARRAY(String)))
+        )
+    return cast(ColumnElement[bool], column.in_(list(values)))
 
 
 def _remove(conn: Connection, table: Table, where: ColumnElement[bool], batch: _Batch) -> int:
@@ -327,18 +352,20 @@ def _remove(conn: Connection, table: Table, where: ColumnElement[bool], batch: _
 # --- log files -----------------------------------------------------------------------------
 
 
-def _note_logs(conn: Connection, job_ids: Sequence[str], batch: _Batch) -> None:
-    """Remember the log files of these jobs that lie inside ``logs_root``."""
+def _note_logs(job_ids: Sequence[str], named: Sequence[str | None], batch: _Batch) -> None:
+    """Remember the log files of these jobs (``<id>.log`` and their runs' own) in logs_root."""
     root = batch.logs_root
     assert root is not None
-    named = conn.execute(
-        select(runs.c.log_path).where(runs.c.job_id.in_(job_ids), runs.c.log_path.is_not(None))
-    ).scalars()
-    paths = {Path(p) for p in named} | {root / f"{job_id}.log" for job_id in job_ids}
+    inside: dict[Path, bool] = {root: True}
+    paths = {root / f"{job_id}.log" for job_id in job_ids}
+    paths.update(Path(p) for p in named if p)
     for path in paths:
-        # The entry itself, not what a symlink points to; only inside logs_root.
-        if path.parent.resolve().is_relative_to(root) and path.is_file():
-            batch.files.add(path.parent.resolve() / path.name)
+        # Only inside logs_root, and the entry itself (a symlink is removed, not followed).
+        parent = path.parent
+        if parent not in inside:
+            inside[parent] = parent.resolve().is_relative_to(root)
+        if inside[parent] and path.is_file():
+            batch.files.add(path)
 
 
 def _unlink(batch: _Batch) -> None:
