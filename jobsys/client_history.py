@@ -8,7 +8,8 @@ from typing import Any
 from jobsys.client_base import _now
 from jobsys.client_schedules import SchedulesClient
 from jobsys.store import maintenance, retention
-from jobsys.store.retention import DEFAULT_BATCH_SIZE, HistoryStats, PruneReport
+from jobsys.store.maintenance import HistoryStats
+from jobsys.store.retention import DEFAULT_BATCH_SIZE, PruneReport
 from jobsys.store.session import store_errors
 
 
@@ -42,5 +43,5 @@ class HistoryClient(SchedulesClient):
         with store_errors(self.settings):
             engine = self.runtime.engine
             with engine.connect() as conn:
-                counted = retention.stats(conn)
+                counted = maintenance.stats(conn)
             return counted, maintenance.last(engine, maintenance.HISTORY_PRUNE)

@@ -383,37 +383,3 @@ def _unlink(batch: _Batch) -> None:
             batch.report.log_errors.append(f"{path}: {exc.strerror or exc}")
             log.warning("history prune: cannot remove log file %s: %s", path, exc)
     batch.files.clear()
-
-
-# --- what the store holds ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryStats:
-    """Rows per table and the oldest activity, for ``jobsys history stats``."""
-
-    rows: dict[str, int]
-    oldest_job: datetime | None
-    oldest_ended_job: datetime | None
-
-
-def stats(conn: Connection) -> HistoryStats:
-    """Count the rows of the history's tables and find the oldest job."""
-    tables = {
-        "jobs": jobs,
-        "job_runs": runs,
-        "job_groups": groups,
-        "sink_stats": sink_stats,
-        "callback_deliveries": callbacks,
-    }
-    rows = {
-        name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-        for name, t in tables.items()
-    }
-    oldest = conn.execute(select(func.min(jobs.c.updated_at))).scalar()
-    ended = conn.execute(
-        select(func.min(jobs.c.updated_at)).where(
-            jobs.c.status.in_([s.value for s in JOB_TERMINAL])
-        )
-    ).scalar()
-    return HistoryStats(rows, oldest, ended)
