@@ -41,7 +41,7 @@ class HistoryPruner:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         #: who claimed the run (host:pid and a token: two beats in one process differ)
-        self.owner = f"{runtime.worker_id('beat')}:{uuid.uuid4().hex[:8]}"
+        self.owner = f"beat@{runtime.worker_id()}:{uuid.uuid4().hex[:8]}"
         self._thread: threading.Thread | None = None
         self._next_check: datetime | None = None
         self._stop = threading.Event()
