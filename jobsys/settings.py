@@ -15,6 +15,7 @@ import json
 import os
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from jobsys.durations import parse_duration
 from jobsys.errors import ConfigError
 
 CONFIG_ENV = "JOBSYS_CONFIG"
@@ -112,6 +114,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Missed instants a schedule with misfire policy `all` fires at most.",
     )
+    history_retention: str = Field(
+        default="30d",
+        description="`jobsys beat` prunes, once a day, the history (ended jobs, their runs, "
+        "groups, sink figures and logs) whose last activity is older than this (`90m`, `12h`, "
+        "`30d`, `2w`). Empty or `0`: never.",
+    )
+    history_keep_failed: bool = Field(
+        default=False,
+        description="The daily prune keeps FAILED jobs (with their runs and groups).",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Create/upgrade the schema on first use when the store is SQLite.",
@@ -185,6 +197,14 @@ class Settings(BaseSettings):
             if "\x00" in str(root) or not root.expanduser().is_absolute():
                 raise ValueError(f"entry {i} ({str(root)!r}) must be an absolute folder")
         return value
+
+    @field_validator("history_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if value.strip() in ("", "0"):
+            return ""
+        parse_duration(value)  # its ValueError says what a duration looks like
+        return value.strip()
 
     @field_validator("broker_url", "database_url", mode="before")
     @classmethod
@@ -271,6 +291,11 @@ class Settings(BaseSettings):
             return ()
         roots = [r.expanduser().resolve() for r in self.source_roots]
         return (*dict.fromkeys([*roots, self.outputs_root]),)
+
+    @property
+    def retention_period(self) -> timedelta | None:
+        """``history_retention`` as a period; None when the daily prune is off."""
+        return parse_duration(self.history_retention) if self.history_retention else None
 
     @property
     def logs_root(self) -> Path:

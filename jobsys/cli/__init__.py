@@ -14,6 +14,7 @@ from jobsys.cli import (
     db,
     demo,
     flower,
+    history,
     jobs,
     manifests,
     runs,
@@ -53,6 +54,7 @@ app.add_typer(templates.app, name="templates")
 app.add_typer(sync.app, name="sync")
 app.add_typer(api.app, name="api")
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(history.app, name="history")
 
 
 def main(argv: list[str] | None = None) -> None:
