@@ -17,8 +17,10 @@ what is wrong and where, and an ``exit_code`` the CLI boundary uses::
     ├── JobFailed(job_id, status, error)     asked for the result of a job that did not succeed
     ├── Unauthorized                         no valid API token was presented
     ├── Forbidden(scope)                     the API token lacks the scope a request needs
+    ├── RateLimited(retry_after)             too many failed API authentications from an address
     └── JobError                             raised *by job types* to classify a failure
         ├── FatalJobError                    do not retry
+        │   └── PathRefused(field, path)     a path input escapes the configured roots
         └── RetryableJobError(delay)         retry per the job type's policy
 
 Foreign errors (kombu, redis, SQLAlchemy) are mapped to these at the adapter
@@ -165,6 +167,16 @@ class Forbidden(JobsysError):
         super().__init__(message)
 
 
+class RateLimited(JobsysError):
+    """The REST API refuses an address for a while after too many failed authentications."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class JobError(JobsysError):
     """Raised by a job type to classify its own failure."""
 
@@ -179,3 +191,17 @@ class RetryableJobError(JobError):
     def __init__(self, message: str, *, delay: float | None = None) -> None:
         self.delay = delay
         super().__init__(message)
+
+
+class PathRefused(FatalJobError):
+    """A path input is unusable or escapes the configured roots (``JOBSYS_SOURCE_ROOTS``).
+
+    Raised at submit (as the field's ``InputError``) and again by the worker before the
+    job opens the path: a symlink can be swapped after submit.
+    """
+
+    exit_code = 2
+
+    def __init__(self, field: str, path: str, reason: str) -> None:
+        self.field, self.path, self.reason = field, path, reason
+        super().__init__(f"{field}: {path} {reason}" if field else f"{path} {reason}")

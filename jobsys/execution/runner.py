@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from jobsys import paths
 from jobsys.celery import broker_errors
 from jobsys.context import JobContext
 from jobsys.errors import FatalJobError, JobsysError, StoreUnavailable
@@ -140,13 +141,17 @@ def run_attempt(
         output_path=plan.location,
         home=runtime.settings.resolved_home,
         secrets=SecretResolvers(),
+        path_roots=runtime.path_roots,
     )
     beats = _heartbeats_for(runtime)
     beats.add(job_id)
     try:  # beating until the run is recorded: a store outage is not a lost worker
         try:
             dup = plan.duplicate
-            attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
+            if plan.refused is not None:  # the outputs would land outside the outputs folder
+                attempt = _Attempt(exc=plan.refused)
+            else:
+                attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
         finally:
             progress.flush()
             metrics.flush()
@@ -222,10 +227,13 @@ def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -
         if runs.item_error(params):  # a forEach item whose inputs did not resolve
             raise FatalJobError(runs.item_error(params) or "")
         try:
-            inputs = spec.input_model.model_validate(params)
+            # Path inputs are confined again here: a symlink can be swapped after submit.
+            inputs = spec.input_model.model_validate(params, context=paths.context(ctx.path_roots))
         except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(inputs)"
             raise FatalJobError(
-                f"inputs no longer match {spec.input_model.__name__}: {exc}"
+                f"inputs no longer match {spec.input_model.__name__}: {where}: {first['msg']}"
             ) from exc
         snapshots = invariants.before(spec, inputs, ctx)
         output = spec.fn(inputs, ctx)
@@ -261,7 +269,8 @@ def _conclude(
     elif attempt.exc is None and attempt.output is not None:
         published = staging.publish(ctx.staging_path, plan.location)
         status = RunStatus.COMPLETED_WITH_WARNINGS if ctx.warnings else RunStatus.COMPLETED
-        outputs = attempt.output.model_dump(mode="json")
+        # no secret value in the store: a job may quote one in its outputs
+        outputs = ctx.redact_data(attempt.output.model_dump(mode="json"))
         run = {
             "status": status.value,
             "exit_code": 0,
