@@ -10,13 +10,22 @@ from typing import Any
 
 from jobsys.client_base import _now
 from jobsys.client_templates import TemplatesClient
-from jobsys.errors import InputError, InvalidTransition, JobsysError, NotFound, WaitTimeout
+from jobsys.errors import (
+    DefinitionError,
+    InputError,
+    InvalidTransition,
+    JobsysError,
+    NotFound,
+    WaitTimeout,
+)
 from jobsys.execution import dag
 from jobsys.lifecycle import GROUP_TERMINAL, GroupState, RunStatus, TemplateState
 from jobsys.store import dags, queries, writes
 from jobsys.store.models import new_id
 from jobsys.store.session import store_errors
 from jobsys.workflows import runs
+from jobsys.workflows.callback_hosts import HostPolicy
+from jobsys.workflows.lint import callback_refusals
 from jobsys.workflows.manifest import Manifest
 
 #: the error type of a job a schedule's firing skipped because the previous run had not ended
@@ -51,7 +60,10 @@ class RunsClient(TemplatesClient):
     def _prepare_run(
         self, template: Any, params: Mapping[str, Any] | None
     ) -> tuple[Manifest, dict[str, Any]]:
-        """The manifest and run parameters of a run of ``template``; archived ones refused."""
+        """The manifest and run parameters of a run of ``template``; archived ones refused.
+
+        So is a template whose HTTP callbacks ``callback_allowed_hosts`` (as set now) refuses.
+        """
         if template.deleted_at is not None or template.status == TemplateState.ARCHIVED.value:
             raise InvalidTransition(
                 "template", TemplateState.ARCHIVED.value, "run", key=template.name
@@ -60,6 +72,12 @@ class RunsClient(TemplatesClient):
         if template.definition is None:
             return _single_step(template, given), {}
         manifest = Manifest.model_validate(template.definition)
+        hosts = HostPolicy(self.settings.callback_allowed_hosts)
+        for loc, why in callback_refusals(manifest, hosts):
+            field = ".".join(str(p) for p in loc)
+            raise DefinitionError(
+                f"template {template.name}: {field}: {why}", subject=template.name
+            )
         return manifest, runs.run_params(manifest, given, template.name)
 
     def _start_run(

@@ -15,6 +15,7 @@ from jobsys.secrets import SecretResolver
 from jobsys.store import templates
 from jobsys.store.session import store_errors
 from jobsys.workflows.apply import ApplyReport, Change, Source, apply_changes, plan
+from jobsys.workflows.callback_hosts import HostPolicy
 from jobsys.workflows.loader import Document, load_paths, load_text
 from jobsys.workflows.manifest import Metadata
 
@@ -116,7 +117,10 @@ class TemplatesClient(ClientBase):
     ) -> list[Change]:
         with store_errors(self.settings), self.runtime.engine.connect() as conn:
             existing = templates.list_templates(conn, include_deleted=True)
-        return plan(docs, existing, source, force=force, prune=prune, registry=self.registry)
+        hosts = HostPolicy(self.settings.callback_allowed_hosts)
+        return plan(
+            docs, existing, source, force=force, prune=prune, registry=self.registry, hosts=hosts
+        )
 
     def templates(self, include_deleted: bool = False) -> list[Any]:
         """Stored templates by name; archived (soft-deleted) ones only with ``include_deleted``."""

@@ -9,7 +9,8 @@ published, so a job can name its outputs' final paths.
 
 Every value resolved through ``ctx.secrets`` is remembered by the context: the job's
 logger replaces it with ``***`` in messages and tracebacks, and ``ctx.redact(text)``
-does the same for any text leaving the job (the error recorded for a failed attempt).
+does the same for any text leaving the job (the error recorded for a failed attempt);
+``ctx.redact_data(outputs)`` for the outputs recorded for a successful one.
 """
 
 from __future__ import annotations
@@ -174,6 +175,18 @@ class JobContext:
         for value in sorted(self._secret_values, key=len, reverse=True):
             text = text.replace(value, MASK)
         return text
+
+    def redact_data(self, data: Any) -> Any:
+        """JSON-ready ``data`` (outputs) with ``redact`` applied to every string in it."""
+        if not self._secret_values:
+            return data
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, dict):
+            return {self.redact(str(k)): self.redact_data(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.redact_data(v) for v in data]
+        return data
 
     @property
     def staging_dir(self) -> Path:

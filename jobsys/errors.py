@@ -17,6 +17,7 @@ what is wrong and where, and an ``exit_code`` the CLI boundary uses::
     ├── JobFailed(job_id, status, error)     asked for the result of a job that did not succeed
     ├── Unauthorized                         no valid API token was presented
     ├── Forbidden(scope)                     the API token lacks the scope a request needs
+    ├── RateLimited(retry_after)             too many failed API authentications from an address
     └── JobError                             raised *by job types* to classify a failure
         ├── FatalJobError                    do not retry
         └── RetryableJobError(delay)         retry per the job type's policy
@@ -162,6 +163,16 @@ class Forbidden(JobsysError):
 
     def __init__(self, message: str, *, scope: str) -> None:
         self.scope = scope
+        super().__init__(message)
+
+
+class RateLimited(JobsysError):
+    """The REST API refuses an address for a while after too many failed authentications."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
         super().__init__(message)
 
 

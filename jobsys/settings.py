@@ -115,6 +115,27 @@ class Settings(BaseSettings):
         description="REST API bearer tokens, by hash: `<scope>:<sha256 hex>[:<name>]`, scope "
         "read or admin (`jobsys api hash-token`). Empty: every /v1 request is refused.",
     )
+    api_auth_failure_limit: int = Field(
+        default=10,
+        ge=0,
+        description="After this many failed API authentications (a wrong bearer token) from one "
+        "client address within `api_auth_failure_window` seconds, the address is locked out for "
+        "that window: 429 with Retry-After on every /v1 request, even with a valid token. "
+        "Counted per `jobsys api` process. 0: no limit.",
+    )
+    api_auth_failure_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds over which failed API authentications are counted, and how long "
+        "an address that went over `api_auth_failure_limit` stays locked out.",
+    )
+    callback_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts DAG-run HTTP callbacks may POST to: names (`hooks.example.com`), "
+        "wildcards (`*.example.com`), IP addresses or networks (`10.1.0.0/16`), or `*` (any). "
+        "Empty: any host whose addresses are all public (loopback, private, link-local and "
+        "reserved addresses are refused).",
+    )
 
     flower_port: int = Field(
         default=5555, ge=1, le=65535, description="Port `jobsys flower` listens on."

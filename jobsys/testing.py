@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, get_origin
 
 from jobsys.context import JobContext
 from jobsys.settings import Settings
@@ -63,7 +64,11 @@ def make_context(tmp_path: Path, job_type: str = "test.job", attempt: int = 1) -
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """The ``Settings`` a process started with ``env``'s ``JOBSYS_*`` variables would read."""
     fields = {f"JOBSYS_{name.upper()}": name for name in Settings.model_fields}
-    values: dict[str, Any] = {fields[k]: v for k, v in env.items() if k in fields}
+    # A list setting comes from the environment as JSON, as pydantic-settings reads it.
+    lists = {n for n, f in Settings.model_fields.items() if get_origin(f.annotation) is list}
+    values: dict[str, Any] = {
+        fields[k]: json.loads(v) if fields[k] in lists else v for k, v in env.items() if k in fields
+    }
     return Settings(**values)
 
 

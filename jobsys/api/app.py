@@ -1,7 +1,8 @@
 """``create_api(settings)``: the FastAPI app ``jobsys api`` serves.
 
 Every ``/v1`` route needs a bearer token (one dependency on the router, so no route
-can forget it): ``read`` for GET, ``admin`` for every mutation. ``/healthz``,
+can forget it): ``read`` for GET, ``admin`` for every mutation. An address that fails to
+authenticate too often is locked out for a while (``jobsys.api.ratelimit``). ``/healthz``,
 ``/metrics`` (Prometheus, ``jobsys.api.metrics``), ``/docs`` and ``/openapi.json`` are open.
 """
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Response
 from jobsys.api import errors, metrics
 from jobsys.api.auth import TokenBook
 from jobsys.api.deps import WorkerWatch, authorize
+from jobsys.api.ratelimit import AuthFailureLimiter
 from jobsys.api.routes import dags, groups, jobs, schedules, templates
 from jobsys.api.schemas import ErrorBody, Health
 from jobsys.client import Client
@@ -27,6 +29,11 @@ log = logging.getLogger("jobsys.api")
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "No valid bearer token."},
     403: {"model": ErrorBody, "description": "The token lacks the scope (admin for POST)."},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many failed authentications from this address: retry after "
+        "Retry-After seconds.",
+    },
     404: {"model": ErrorBody, "description": "No such job, group or template."},
     409: {
         "model": ErrorBody,
@@ -60,6 +67,10 @@ def create_api(settings: Settings | None = None, client: Client | None = None) -
     )
     app.state.client = client
     app.state.tokens = tokens
+    settings = client.settings
+    app.state.auth_limiter = AuthFailureLimiter(
+        settings.api_auth_failure_limit, settings.api_auth_failure_window
+    )
     app.state.watch = WorkerWatch(client)
     errors.install(app)
 

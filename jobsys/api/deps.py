@@ -11,7 +11,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jobsys.api.auth import ApiToken, TokenBook
+from jobsys.api.ratelimit import AuthFailureLimiter
 from jobsys.client import Client
+from jobsys.errors import Unauthorized
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -30,9 +32,21 @@ def authorize(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiToken:
-    """The caller's token if it allows this request's method (401/403 otherwise)."""
+    """The caller's token if it allows this request's method (401/403 otherwise).
+
+    An address locked out for failed authentications gets 429 whatever it presents.
+    """
     tokens: TokenBook = request.app.state.tokens
-    return tokens.authorize(credentials.credentials if credentials else None, request.method)
+    limiter: AuthFailureLimiter = request.app.state.auth_limiter
+    address = request.client.host if request.client else "unknown"
+    limiter.check(address)
+    token = credentials.credentials if credentials else None
+    try:
+        return tokens.authorize(token, request.method)
+    except Unauthorized:
+        if token and tokens.tokens:  # a guess, not a request that forgot its token
+            limiter.failed(address)
+        raise
 
 
 class WorkerWatch:

@@ -26,6 +26,7 @@ from jobsys.errors import (
     JobFailed,
     JobsysError,
     NotFound,
+    RateLimited,
     SchemaMissing,
     StoreUnavailable,
     Unauthorized,
@@ -51,6 +52,7 @@ HTTP_STATUS: dict[type[JobsysError], int] = {
     JobFailed: 409,
     Unauthorized: 401,
     Forbidden: 403,
+    RateLimited: 429,
     JobError: 500,
 }
 
@@ -67,7 +69,7 @@ def field_of(exc: JobsysError) -> str | None:
     """What the error names as at fault, if anything."""
     if isinstance(exc, UnknownJobType):
         return "job_type"
-    if isinstance(exc, Unauthorized | Forbidden):
+    if isinstance(exc, Unauthorized | Forbidden | RateLimited):
         return "Authorization"
     if isinstance(exc, InputError):
         return exc.field
@@ -90,6 +92,8 @@ def _jobsys_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.format_message())
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(
         status, type(exc).__name__, exc.format_message(), field_of(exc), **headers
     )

@@ -10,6 +10,7 @@ import typer
 
 from jobsys.jobtypes import discover
 from jobsys.settings import load_settings
+from jobsys.workflows.callback_hosts import HostPolicy
 from jobsys.workflows.lint import lint
 from jobsys.workflows.loader import Document, load_paths, load_text
 from jobsys.workflows.manifest import json_schema
@@ -27,7 +28,9 @@ def lint_cmd(
     ),
 ) -> None:
     """Report every problem with file:line:col and a rule id; exit 1 if there is any."""
-    registry = discover(load_settings().jobtype_modules)
+    settings = load_settings()
+    registry = discover(settings.jobtype_modules)
+    hosts = HostPolicy(settings.callback_allowed_hosts)
     docs: list[Document] = []
     for path in paths:
         if str(path) == "-":
@@ -37,7 +40,9 @@ def lint_cmd(
             raise typer.Exit(1)
         else:
             docs += load_paths([path])
-    problems = [p for doc in docs for p in lint(doc, registry, check_secrets=check_secrets)]
+    problems = [
+        p for doc in docs for p in lint(doc, registry, check_secrets=check_secrets, hosts=hosts)
+    ]
     for problem in problems:
         typer.echo(str(problem))
     typer.echo(f"{len(docs)} document(s), {len(problems)} problem(s)", err=True)

@@ -6,6 +6,11 @@ same transaction (``due``); after the commit the worker that settled it delivers
 callback is tried up to ``HTTP_ATTEMPTS`` times with a short backoff, then left FAILED;
 ``Client.retry_callbacks`` delivers the failed ones again.
 
+An HTTP callback's URL is checked against ``callback_allowed_hosts`` just before each
+POST (its host's addresses as DNS gives them then: ``HostPolicy.refusal_now``); a refused
+one is left FAILED, unsent. Redirects are not followed (one could lead anywhere). Header
+values given as ``secret://`` references are resolved here, at delivery, and never stored.
+
 A job callback submits its job type with its ``with`` as inputs, plus the run's summary
 as the input ``run`` when the job type's input model has such a field.
 """
@@ -25,9 +30,11 @@ from jobsys.execution import dispatch
 from jobsys.jobtypes import validate_inputs
 from jobsys.lifecycle import GroupState
 from jobsys.runtime import Runtime
+from jobsys.secrets import PREFIX, SecretResolvers
 from jobsys.store import dags, queries, writes
 from jobsys.store.models import new_id
 from jobsys.workflows import runs
+from jobsys.workflows.callback_hosts import HostPolicy, display_url
 from jobsys.workflows.manifest import HttpCallback, Manifest
 
 log = logging.getLogger(__name__)
@@ -116,15 +123,42 @@ def _submit(runtime: Runtime, row: Any, summary: dict[str, Any]) -> bool:
     return True
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: the allow-list checked the URL, not where it points to."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _headers(spec: dict[str, Any]) -> dict[str, str]:
+    """The callback's headers, ``secret://`` values resolved (a ``ConfigError`` names the ref)."""
+    resolvers = SecretResolvers()
+    given: dict[str, str] = spec.get("headers") or {}
+    resolved = {k: resolvers.resolve(v) if v.startswith(PREFIX) else v for k, v in given.items()}
+    return {"Content-Type": "application/json", **resolved}
+
+
 def _post(runtime: Runtime, row: Any, summary: dict[str, Any]) -> bool:
-    headers = {"Content-Type": "application/json", **(row.spec.get("headers") or {})}
+    refused = HostPolicy(runtime.settings.callback_allowed_hosts).refusal_now(row.target)
+    if refused is not None:
+        _record(runtime, row.id, FAILED, row.attempts + 1, error=f"not sent: {refused}")
+        log.warning("callback POST %s refused: %s", display_url(row.target), refused)
+        return False
+    try:
+        headers = _headers(row.spec)
+    except JobsysError as exc:
+        _record(runtime, row.id, FAILED, row.attempts + 1, error=exc.format_message())
+        return False
     body = json.dumps(summary).encode()
     attempts, error, status = row.attempts, None, None
     for n in range(HTTP_ATTEMPTS):
         attempts += 1
         request = urllib.request.Request(row.target, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            with _OPENER.open(request, timeout=HTTP_TIMEOUT) as response:
                 status = int(response.status)
             _record(runtime, row.id, DELIVERED, attempts, response_status=status)
             return True
@@ -135,7 +169,9 @@ def _post(runtime: Runtime, row: Any, summary: dict[str, Any]) -> bool:
         if n + 1 < HTTP_ATTEMPTS:
             time.sleep(0.5 * 2**n)
     _record(runtime, row.id, FAILED, attempts, response_status=status, error=error)
-    log.warning("callback POST %s failed after %d attempts: %s", row.target, attempts, error)
+    log.warning(
+        "callback POST %s failed after %d attempts: %s", display_url(row.target), attempts, error
+    )
     return False
 
 

@@ -205,7 +205,8 @@ def _conclude(
     elif attempt.exc is None and attempt.output is not None:
         published = staging.publish(ctx.staging_path, plan.location)
         status = RunStatus.COMPLETED_WITH_WARNINGS if ctx.warnings else RunStatus.COMPLETED
-        outputs = attempt.output.model_dump(mode="json")
+        # no secret value in the store: a job may quote one in its outputs
+        outputs = ctx.redact_data(attempt.output.model_dump(mode="json"))
         run = {
             "status": status.value,
             "exit_code": 0,

@@ -35,6 +35,7 @@ from jobsys.jobtypes import JobTypeRegistry
 from jobsys.lifecycle import ScheduleState
 from jobsys.scheduling import cron
 from jobsys.store import schedules, templates
+from jobsys.workflows.callback_hosts import HostPolicy
 from jobsys.workflows.lint import lint
 from jobsys.workflows.loader import Document, Problem
 from jobsys.workflows.manifest import Manifest
@@ -238,11 +239,13 @@ def plan(
     force: bool = False,
     prune: bool = False,
     registry: JobTypeRegistry | None = None,
+    hosts: HostPolicy | None = None,
 ) -> list[Change]:
     """What applying ``docs`` from ``source`` would do, in document order, then prunes by name.
 
     ``existing_templates`` are stored template rows (soft-deleted ones included).
-    With a ``registry`` each document is linted; without, only its schema problems count.
+    With a ``registry`` each document is linted (its HTTP callbacks against ``hosts``, the
+    ``callback_allowed_hosts`` policy); without, only its schema problems count.
     Pure: reads nothing, writes nothing.
     """
     stored = {t.name: t for t in existing_templates}
@@ -250,7 +253,9 @@ def plan(
     first_seen: dict[str, str] = {}
     unreadable: set[str] = set()
     for doc in docs:
-        problems = lint(doc, registry) if registry is not None else sorted(set(doc.problems))
+        problems = (
+            lint(doc, registry, hosts=hosts) if registry is not None else sorted(set(doc.problems))
+        )
         name = _name_of(doc)
         if name is None:
             unreadable.add(source.path_of(doc.file))

@@ -3,7 +3,9 @@
 Rules: duplicate-step, unknown-job-type, params-mismatch, missing-dependency,
 duplicate-edge, cycle, invalid-cron, invalid-timezone, unknown-secret-scheme,
 bad-expression, expression-scope, branch-output, secret-unresolved (with
-``check_secrets``). Schema rules come from ``jobsys.workflows.loader``.
+``check_secrets``), callback-url (an HTTP callback to a host ``callback_allowed_hosts``
+refuses, or a URL carrying a password; with ``hosts``). Schema rules come from
+``jobsys.workflows.loader``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from jobsys.errors import ConfigError, UnknownJobType
 from jobsys.jobtypes import JobTypeRegistry
 from jobsys.secrets import PREFIX, SecretResolvers
 from jobsys.workflows import expressions
+from jobsys.workflows.callback_hosts import HostPolicy
 from jobsys.workflows.graph import Graph
 from jobsys.workflows.loader import Document, Problem
-from jobsys.workflows.manifest import CronTrigger, JobCallback, Manifest, Step
+from jobsys.workflows.manifest import CronTrigger, HttpCallback, JobCallback, Manifest, Step
 
 
 def lint(
@@ -32,12 +35,18 @@ def lint(
     *,
     secrets: SecretResolvers | None = None,
     check_secrets: bool = False,
+    hosts: HostPolicy | None = None,
 ) -> list[Problem]:
     """Every problem of one document: its schema problems, then the semantic ones."""
     problems = list(doc.problems)
     if doc.manifest is not None:
         resolvers = secrets or SecretResolvers()
         problems += _semantic(doc, doc.manifest, registry, resolvers, check_secrets)
+        if hosts is not None:
+            problems += [
+                doc.problem(loc, "callback-url", why)
+                for loc, why in callback_refusals(doc.manifest, hosts)
+            ]
     return sorted(set(problems))
 
 
@@ -182,6 +191,22 @@ def _expressions(
                 "expression-scope",
                 f"step {ref.name!r} is not upstream of {step.name!r}: its outputs are not ready",
             )
+
+
+def callback_refusals(
+    m: Manifest, hosts: HostPolicy
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(location, why) of each HTTP callback whose URL ``hosts`` refuses (no DNS)."""
+    for key, items in (
+        ("onSuccess", m.callbacks.on_success),
+        ("onFailure", m.callbacks.on_failure),
+        ("always", m.callbacks.always),
+    ):
+        for k, cb in enumerate(items):
+            if isinstance(cb, HttpCallback):
+                why = hosts.refusal(cb.url)
+                if why is not None:
+                    yield ("callbacks", key, k, "url"), why
 
 
 def _job_callbacks(m: Manifest) -> Iterator[tuple[tuple[str | int, ...], JobCallback]]:

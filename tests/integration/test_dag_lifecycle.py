@@ -116,6 +116,12 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def loopback_callbacks(jobsys_env: dict[str, str]) -> None:
+    """The callbacks here POST to a recorder on 127.0.0.1, which the default refuses."""
+    jobsys_env["JOBSYS_CALLBACK_ALLOWED_HOSTS"] = '["127.0.0.1"]'
+
+
 @pytest.fixture
 def free_port() -> int:
     with socket.socket() as s:

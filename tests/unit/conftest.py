@@ -30,7 +30,10 @@ def embedded_client(tmp_path: Path) -> Iterator[Any]:
     from jobsys.client import Client
     from jobsys.settings import Settings
 
-    with Client(Settings(home=tmp_path / "home", api_tokens=TOKENS)) as client:
+    # Route sweeps present many wrong tokens from one address: no lockout here (the lockout
+    # has tests of its own in test_api_security.py).
+    settings = Settings(home=tmp_path / "home", api_tokens=TOKENS, api_auth_failure_limit=0)
+    with Client(settings) as client:
         yield client
 
 

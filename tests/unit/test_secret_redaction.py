@@ -86,3 +86,9 @@ def test_a_multi_line_key_is_masked_whole_and_line_by_line(ctx: JobContext, tmp_
 
 def test_the_resolver_still_offers_its_schemes(ctx: JobContext) -> None:
     assert ctx.secrets.schemes == {"env", "file"}  # type: ignore[attr-defined]
+
+
+def test_outputs_quoting_a_secret_are_masked_in_every_string(ctx: JobContext) -> None:
+    token = ctx.secrets.resolve("secret://env/JOBSYS_TEST_PLANTED")
+    outputs = {"note": f"used {token}", "tries": [1, {token: f"x{token}"}], "n": 2}
+    assert ctx.redact_data(outputs) == {"note": "used ***", "tries": [1, {"***": "x***"}], "n": 2}
