@@ -369,9 +369,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--task-events",
-        action="store_true",
-        help="workers send task events (Flower's live view; Flower then keeps up to 100,000 "
-        "tasks in memory)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="workers send task events, as compose.yaml has them (Flower keeps at most "
+        "FLOWER_MAX_TASKS of them in memory)",
     )
     args = parser.parse_args()
 

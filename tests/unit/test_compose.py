@@ -85,6 +85,8 @@ def test_the_services_are_the_production_topology(compose: dict[str, Any]) -> No
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert services["postgres"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
     assert "x-jobsys" in compose  # the shared environment, merged into every jobsys service
+    flower = services["flower"]["environment"]  # JOBSYS_TASK_EVENTS decides; memory bounded
+    assert flower["FLOWER_ENABLE_EVENTS"] == "false" and "FLOWER_MAX_TASKS" in flower
     for name in ["migrate", "api", "beat", *WORKERS, "flower"]:
         env = services[name]["environment"]
         assert env["JOBSYS_BROKER_URL"] == compose["x-jobsys"]["JOBSYS_BROKER_URL"], name
