@@ -1,14 +1,8 @@
 """``Cluster``: compose.yaml's jobsys services as real processes on loopback.
 
 The topology (services, commands, healthchecks, replicas) is read from compose.yaml, so
-the two cannot drift. Each process gets ``os.environ`` + the service's compose
-``environment`` (minus what ``env`` sets) + ``env``, with three loopback rules:
-
-- ``JOBSYS_HOME`` is the cluster's ``home`` unless ``env`` names another;
-- every ``JOBSYS_*_PORT`` of a service gets a free port per replica (or ``env``'s value
-  when the service has one replica), and ``0.0.0.0`` becomes ``127.0.0.1``;
-- ``%h`` in a command or healthcheck (a container's host name) becomes
-  ``<host>-<replica>``, so replicas on one host keep distinct node names.
+the two cannot drift; what each process gets (environment, ports, arguments) is
+``jobsys.cluster.environment``'s.
 
 One-shot services (``migrate``: others wait for it with
 ``service_completed_successfully``) run first and must exit 0; then every other
@@ -19,10 +13,7 @@ run as the same command. Logs: ``<home>/cluster/<service>[-<replica>].log``; sta
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,40 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobsys.cluster import process
+from jobsys.cluster import environment, process
 from jobsys.cluster.errors import ClusterError
 from jobsys.cluster.state import Replica, clear_state, load_state, save_state
-from jobsys.cluster.topology import ServiceSpec, Topology, interpolate, load_topology
+from jobsys.cluster.topology import ServiceSpec, Topology, load_topology
 
 if TYPE_CHECKING:
     import psutil
 
-COMPOSE_FILE = "compose.yaml"
-_PORT_SETTING = re.compile(r"JOBSYS_[A-Z0-9_]+_PORT")
-_ANY_ADDRESS = {"0.0.0.0", "::"}
-#: the settings that must not point at a compose service the cluster does not start
-_URL_SETTINGS = ("JOBSYS_BROKER_URL", "JOBSYS_DATABASE_URL", "JOBSYS_RESULT_BACKEND")
 _POLL = 0.5
 #: healthchecks run at once: each is a Python process, and the services start beside them
 CHECKS_AT_ONCE = 2
 #: a check's timeout at least: on a busy shared host a fresh process takes seconds to start
 MIN_CHECK_TIMEOUT = 15.0
-
-
-def find_compose_file() -> Path:
-    """``./compose.yaml``, else the one of the source tree jobsys runs from."""
-    here = Path.cwd() / COMPOSE_FILE
-    if here.is_file():
-        return here
-    beside = Path(__file__).resolve().parents[2] / COMPOSE_FILE
-    return beside if beside.is_file() else here
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on at this moment, on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -110,7 +80,7 @@ class Cluster:
     def topology(self) -> Topology:
         """compose.yaml's jobsys services (read once)."""
         if self._topology is None:
-            self._topology = load_topology(self._compose_file or find_compose_file())
+            self._topology = load_topology(self._compose_file or environment.find_compose_file())
         return self._topology
 
     @property
@@ -141,52 +111,13 @@ class Cluster:
 
     # --- what each process gets --------------------------------------------------------
 
-    def _environment(self, spec: ServiceSpec, ports: Mapping[str, int]) -> dict[str, str]:
-        def lookup(name: str) -> str | None:
-            return self.env.get(name, os.environ.get(name))
-
-        where = f"{self.topology.path}: services.{spec.name}.environment"
-        compose = {
-            key: interpolate(value, lookup, f"{where}.{key}")
-            for key, value in spec.environment.items()
-            if key not in self.env
-        }
-        env = {**os.environ, **compose, **self.env}
-        if "JOBSYS_HOME" not in self.env:
-            env["JOBSYS_HOME"] = str(self.home)
-        env.update({key: str(port) for key, port in ports.items()})
-        env = {k: "127.0.0.1" if v in _ANY_ADDRESS else v for k, v in env.items()}
-        for key in _URL_SETTINGS:
-            host = _url_host(env.get(key, ""))
-            if host in self.topology.others:
-                raise ClusterError(
-                    f"{key} points at compose service {host!r}, which the loopback cluster "
-                    f"does not start: set {key} in its environment",
-                    service=spec.name,
-                )
-        return env
-
-    def _ports(self, spec: ServiceSpec, count: int) -> dict[str, int]:
-        ports = {}
-        for key in spec.environment:
-            if not _PORT_SETTING.fullmatch(key):
-                continue
-            given = self.env.get(key)
-            ports[key] = int(given) if given and count == 1 else free_port()
-        return ports
-
-    @staticmethod
-    def _args(args: Sequence[str], replica: int) -> list[str]:
-        host = f"{socket.gethostname()}-{replica}"
-        return ["127.0.0.1" if a in _ANY_ADDRESS else a.replace("%h", host) for a in args]
-
     def _start(self, spec: ServiceSpec, replica: int, ports: dict[str, int]) -> Replica:
-        env = self._environment(spec, ports)
-        argv = process.jobsys_argv(self._args(spec.command, replica))
+        env = environment.for_process(self.topology, spec, self.home, self.env, ports)
+        argv = process.jobsys_argv(environment.loopback_args(spec.command, replica))
         check: list[str] | None = None
         command = spec.healthcheck.command() if spec.healthcheck else None
         if command is not None:
-            check = self._args(command, replica)
+            check = environment.loopback_args(command, replica)
             if check[0] == "jobsys":
                 check = process.jobsys_argv(check[1:])
         log = self.log_path(spec.name, replica)
@@ -233,9 +164,8 @@ class Cluster:
             for name in names:
                 spec = self.topology.services[name]
                 count = self._count(spec)
-                ports = self._ports(spec, count)
                 for replica in range(count):
-                    each = ports if replica == 0 else self._ports(spec, count)
+                    each = environment.ports_for(spec, self.env, count)
                     started = self._start(spec, replica, each)
                     if spec.one_shot:
                         self._complete(started, deadline)
@@ -447,15 +377,6 @@ class Cluster:
     def replicas(self) -> Iterator[Replica]:
         """The recorded replicas (what ``state.json`` holds)."""
         return iter(list(self._replicas))
-
-
-def _url_host(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).hostname if "://" in url else None
-    except ValueError:
-        return None
 
 
 def _children(proc: Any) -> list[Any]:

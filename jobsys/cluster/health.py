@@ -97,17 +97,19 @@ def check_flower(settings: Settings, address: str = "127.0.0.1") -> str:
 
 def check_worker(settings: Settings, name: str) -> str:
     """The worker named ``name`` answers a ping on the broker."""
-    from jobsys.celery import broker_errors
-    from jobsys.jobtypes import JobTypeRegistry
-    from jobsys.runtime import Runtime
+    from celery import Celery
+
+    from jobsys.celery import broker_errors, celery_config, close_app
 
     node = expand_name(name)
-    runtime = Runtime(settings, JobTypeRegistry())  # a ping needs no job type
+    # The broker's configuration alone: a ping needs no job type, store or task.
+    app = Celery("jobsys", set_as_current=False)
+    app.conf.update(celery_config(settings))
     try:
         with broker_errors(settings):
-            replies = runtime.app.control.ping([node], timeout=PROBE_TIMEOUT)
+            replies = app.control.ping([node], timeout=PROBE_TIMEOUT)
     finally:
-        runtime.close()
+        close_app(app)
     if not any(node in reply for reply in replies):
         raise Unhealthy(f"worker {node} does not answer a ping")
     return f"worker {node} answers"
