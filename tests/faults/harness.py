@@ -68,9 +68,6 @@ def prepare_inputs(root: Path) -> dict[str, Any]:
 def submit_mix(client: Client, inputs: dict[str, Any], since: datetime) -> Workload:
     """Submit the 1,000 jobs (the DAG's items appear once its scan has run)."""
     work = Workload(since)
-    work.group_ids.append(
-        client.run_template("fix-pipeline", {"root": inputs["dag_root"], "bates_prefix": "F"})
-    )
     items: dict[str, list[dict[str, Any]]] = {
         "data.parse": [{"path": p, "parser": "fix"} for p in inputs["logs"]],
         "generate_audio_waveform": [
@@ -85,6 +82,10 @@ def submit_mix(client: Client, inputs: dict[str, Any], since: datetime) -> Workl
         handles = client.submit_many(job_type, batch)
         work.by_type[job_type] = [h.id for h in handles]
         work.job_ids += work.by_type[job_type]
+    # The DAG run last: its forEach items queue behind the rest, so a fault finds it mid-run.
+    work.group_ids.append(
+        client.run_template("fix-pipeline", {"root": inputs["dag_root"], "bates_prefix": "F"})
+    )
     return work
 
 

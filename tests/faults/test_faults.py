@@ -91,16 +91,30 @@ def test_redis_restarted_mid_run_loses_nothing(
     cluster: Any, observer: Client, own_redis: OwnRedis
 ) -> None:
     work = _start(observer, cluster)
-    harness.wait_progress(observer, work, 150)
+    # Mid-run: the DAG's forEach has just expanded (its items and its chord are on Redis).
+    wait_for(lambda: _expanded(observer, work.group_ids[0]), 60, "the forEach to expand")
     own_redis.restart(down_for=1.0)  # comes back empty: the queued messages are gone
     outcome = harness.wait_all_terminal(observer, work, DEADLINE)
-    record("Redis restarted (empty) mid-run", "1 restart", outcome)
-    _assert_survived(outcome)
-    wait_for(
-        lambda: "the broker lost its messages" in logs(cluster, "beat"),
-        10,
-        "a beat to report the recovery",
+    # A beat saw the broker come back empty and published the store's open jobs again.
+    recovery = re.search(
+        r"the broker lost its messages: published ([1-9]\d*) job\(s\) and (\d+) DAG step",
+        logs(cluster, "beat"),
     )
+    again = f"{recovery[1]} jobs, {recovery[2]} DAG steps republished" if recovery else "none"
+    record("Redis restarted (empty) mid-run", f"1 restart ({again})", outcome)
+    _assert_survived(outcome)
+    assert recovery is not None, "no beat published the lost jobs again"
+
+
+def _expanded(observer: Client, group_id: str) -> bool:
+    with observer.runtime.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                select(func.count()).where(
+                    jobs.c.group_id == group_id, jobs.c.item_index.is_not(None)
+                )
+            ).scalar_one()
+        )
 
 
 def test_postgresql_blocked_for_5_s_loses_nothing(
