@@ -76,6 +76,14 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     return {}
 
 
+def _transport_class(settings: Settings) -> str | None:
+    if settings.embedded_broker:
+        return "jobsys.embedded_broker:Transport"
+    if settings.effective_broker_url.split("://", 1)[0] == "redis":
+        return "jobsys.redis_broker:Transport"
+    return None
+
+
 def capability_queue(name: str) -> Queue:
     """The queue of one capability (priorities enabled on RabbitMQ)."""
     return Queue(
@@ -87,10 +95,9 @@ def celery_config(settings: Settings, capabilities: list[str] | None = None) -> 
     """Celery settings derived from jobsys's: JSON only, late acks, fair prefetch."""
     return {
         "broker_url": settings.effective_broker_url,
-        # The embedded broker: kombu's filesystem transport with atomic message files.
-        "broker_transport": "jobsys.embedded_broker:Transport"
-        if settings.embedded_broker
-        else None,
+        # The embedded broker: kombu's filesystem transport with atomic message files;
+        # Redis: kombu's, reconnecting after a Redis restart (jobsys.redis_broker).
+        "broker_transport": _transport_class(settings),
         "broker_transport_options": _transport_options(settings),
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
