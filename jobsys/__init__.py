@@ -14,6 +14,7 @@ from jobsys.context import JobContext
 from jobsys.errors import FatalJobError, JobsysError, RetryableJobError
 from jobsys.jobtypes import Invariant, RetryPolicy, job_type
 from jobsys.lifecycle import JobState, RunStatus
+from jobsys.paths import SourcePath
 
 if TYPE_CHECKING:
     from jobsys.client import Client, JobHandle
@@ -28,6 +29,7 @@ __all__ = [
     "Invariant",
     "JobContext",
     "RetryPolicy",
+    "SourcePath",
     "job_type",
     # Errors
     "FatalJobError",

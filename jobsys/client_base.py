@@ -125,7 +125,10 @@ class ClientBase:
     ) -> list[JobHandle]:
         """Validate every item first, then insert all rows and publish in one batch."""
         spec = self.registry.get(job_type)
-        rows = [self._row(spec, validate_inputs(spec, item), priority) for item in inputs]
+        rows = [
+            self._row(spec, validate_inputs(spec, item, roots=self.runtime.path_roots), priority)
+            for item in inputs
+        ]
         self._enqueue(rows, rows)
         return [JobHandle(self, r["id"]) for r in rows]
 
@@ -144,7 +147,9 @@ class ClientBase:
         rows = []
         for position, (job_type, item) in enumerate(items):
             spec = self.registry.get(job_type)
-            row = self._row(spec, validate_inputs(spec, item), priority)
+            row = self._row(
+                spec, validate_inputs(spec, item, roots=self.runtime.path_roots), priority
+            )
             rows.append({**row, "group_id": group_id, "position": position})
         with store_errors(self.settings), self.runtime.engine.begin() as conn:
             writes.insert_group(conn, group_id, name, mode, now)

@@ -101,7 +101,9 @@ class RunsClient(TemplatesClient):
             "created_at": now,
             "updated_at": now,
         }
-        rows = runs.new_run_rows(manifest, self.registry, params, base, new_id)
+        rows = runs.new_run_rows(
+            manifest, self.registry, params, base, new_id, roots=self.runtime.path_roots
+        )
         roots = set(runs.graph_of(manifest).roots())
         definition = manifest.model_dump(mode="json", by_alias=True, exclude_none=True)
         with store_errors(self.settings), self.runtime.engine.begin() as conn:

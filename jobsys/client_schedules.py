@@ -118,7 +118,9 @@ class SchedulesClient(RunsClient):
         """Refuse parameters a run of ``template`` would refuse (and archived templates)."""
         manifest, run_params = self._prepare_run(template, params)
         base = {"group_id": None, "template_id": template.id}
-        runs.new_run_rows(manifest, self.registry, run_params, base, new_id)
+        runs.new_run_rows(
+            manifest, self.registry, run_params, base, new_id, roots=self.runtime.path_roots
+        )
 
     def schedules(self, include_deleted: bool = False) -> list[Any]:
         """Schedules by name, each with ``template_name``; deleted ones only if asked."""
@@ -211,7 +213,9 @@ class SchedulesClient(RunsClient):
                     "created_at": now,
                     "updated_at": now,
                 }
-                new_rows = runs.new_run_rows(manifest, self.registry, run_params, base, new_id)
+                new_rows = runs.new_run_rows(
+                    manifest, self.registry, run_params, base, new_id, roots=self.runtime.path_roots
+                )
             except JobsysError as exc:
                 out.append(Fired(schedule.name, instant, None, exc.format_message()))
                 continue

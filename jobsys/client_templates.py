@@ -149,7 +149,9 @@ class TemplatesClient(ClientBase):
             where = ".".join(str(p) for p in first["loc"])
             raise InputError("template", where, first["msg"]) from exc
         spec = self.registry.get(job_type)
-        params = validate_inputs(spec, default_params or {}).model_dump(mode="json")
+        params = validate_inputs(
+            spec, default_params or {}, roots=self.runtime.path_roots
+        ).model_dump(mode="json")
         now = _now()
         values = {
             "name": name,

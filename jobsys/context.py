@@ -4,7 +4,8 @@ A job id, the attempt number, a staging directory (created on first use), a
 progress reporter, a sink-metrics recorder (``ctx.metrics.sink(...)``: rows, bytes
 and write latency per output, for the jobs view), a logger writing to the job's own
 log file (opened on first use), a secret resolver, and ``warn()`` for outputs that
-succeeded with warnings. ``output_dir`` says where the staged files will be
+succeeded with warnings, and ``confine(path, field)`` for paths found at run time
+(``JOBSYS_SOURCE_ROOTS``). ``output_dir`` says where the staged files will be
 published, so a job can name its outputs' final paths.
 
 Every value resolved through ``ctx.secrets`` is remembered by the context: the job's
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from jobsys import paths
 from jobsys.secrets import SecretResolver, SecretResolvers
 
 _JOB_LOGGERS = logging.getLogger("jobsys.job")
@@ -163,6 +165,8 @@ class JobContext:
     #: the worker's JOBSYS_HOME (None in a direct call): where job types keep shared state
     home: Path | None = None
     secrets: SecretResolver = field(default_factory=SecretResolvers)
+    #: where path inputs may point (``Settings.path_roots``); empty: unconfined
+    path_roots: tuple[Path, ...] = ()
     warnings: list[str] = field(default_factory=list)
     _logger: logging.Logger | None = field(default=None, repr=False)
     _secret_values: set[str] = field(default_factory=set, init=False, repr=False)
@@ -175,6 +179,14 @@ class JobContext:
         for value in sorted(self._secret_values, key=len, reverse=True):
             text = text.replace(value, MASK)
         return text
+
+    def confine(self, path: str, field: str) -> Path:
+        """``path`` resolved, or ``PathRefused`` (fatal) when it lies outside the source roots.
+
+        For paths a job finds at run time (a catalog selection); declared ``SourcePath``
+        inputs are checked before the job runs.
+        """
+        return paths.confine(path, self.path_roots, field=field)
 
     def redact_data(self, data: Any) -> Any:
         """JSON-ready ``data`` (outputs) with ``redact`` applied to every string in it."""

@@ -20,6 +20,7 @@ what is wrong and where, and an ``exit_code`` the CLI boundary uses::
     ├── RateLimited(retry_after)             too many failed API authentications from an address
     └── JobError                             raised *by job types* to classify a failure
         ├── FatalJobError                    do not retry
+        │   └── PathRefused(field, path)     a path input escapes the configured roots
         └── RetryableJobError(delay)         retry per the job type's policy
 
 Foreign errors (kombu, redis, SQLAlchemy) are mapped to these at the adapter
@@ -190,3 +191,17 @@ class RetryableJobError(JobError):
     def __init__(self, message: str, *, delay: float | None = None) -> None:
         self.delay = delay
         super().__init__(message)
+
+
+class PathRefused(FatalJobError):
+    """A path input is unusable or escapes the configured roots (``JOBSYS_SOURCE_ROOTS``).
+
+    Raised at submit (as the field's ``InputError``) and again by the worker before the
+    job opens the path: a symlink can be swapped after submit.
+    """
+
+    exit_code = 2
+
+    def __init__(self, field: str, path: str, reason: str) -> None:
+        self.field, self.path, self.reason = field, path, reason
+        super().__init__(f"{field}: {path} {reason}" if field else f"{path} {reason}")

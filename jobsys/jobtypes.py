@@ -19,15 +19,16 @@ import re
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from jobsys import fingerprint
+from jobsys import fingerprint, paths
 from jobsys.capabilities import Capability
 from jobsys.context import JobContext
-from jobsys.errors import DefinitionError, InputError, UnknownJobType
+from jobsys.errors import DefinitionError, InputError, PathRefused, UnknownJobType
 
 I = TypeVar("I", bound=BaseModel)  # noqa: E741
 O = TypeVar("O", bound=BaseModel)  # noqa: E741
@@ -311,24 +312,83 @@ def discover(extra_modules: Iterable[str] = ()) -> JobTypeRegistry:
     return registry
 
 
-def validate_inputs(spec: JobType[Any, Any], inputs: Mapping[str, Any] | BaseModel) -> BaseModel:
-    """The inputs as the job type's model, or an ``InputError`` naming the first bad field."""
-    if isinstance(inputs, spec.input_model):
+def first_nul(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where the first NUL character sits in a JSON-like value (a key or a string), or None.
+
+    PostgreSQL cannot store U+0000 in text or JSON, so inputs and manifests refuse it.
+    """
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    items: Iterable[tuple[Any, Any]] = ()
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    for key, item in items:
+        here = (*loc, key if isinstance(key, int) else str(key))
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = first_nul(item, here)
+        if found is not None:
+            return found
+    return None
+
+
+def output_parts(spec: JobType[Any, Any], inputs: BaseModel) -> tuple[str, list[str]]:
+    """The asset folder and ``output_key`` folders of an ``asset=`` job type's outputs.
+
+    ``PathRefused`` naming the field when a value could not name a folder inside the
+    outputs root (``..``, ``/``, odd characters).
+    """
+    if spec.asset is None:
+        raise DefinitionError("output_parts needs asset=", subject=spec.name)
+    asset = paths.output_segment(getattr(inputs, spec.asset), field=spec.asset)
+    key = spec.output_key(inputs) if spec.output_key is not None else "default"
+    return asset, paths.output_segments(key)
+
+
+def validate_inputs(
+    spec: JobType[Any, Any],
+    inputs: Mapping[str, Any] | BaseModel,
+    *,
+    roots: Sequence[Path] = (),
+) -> BaseModel:
+    """The inputs as the job type's model, or an ``InputError`` naming the first bad field.
+
+    ``roots`` (``Settings.path_roots``) confine the model's ``SourcePath`` fields.
+    """
+    if isinstance(inputs, spec.input_model) and not roots:
         return cast(BaseModel, inputs)
-    data = inputs.model_dump() if isinstance(inputs, BaseModel) else dict(inputs)
+    if isinstance(inputs, BaseModel):
+        data = inputs.model_dump()
+    elif isinstance(inputs, Mapping):
+        data = dict(inputs)
+    else:
+        raise InputError(spec.name, "(inputs)", f"must be a mapping, not {type(inputs).__name__}")
     fields = spec.input_model.model_fields
     if spec.input_model.model_config.get("extra") != "allow":
         known = set(fields) | {f.alias for f in fields.values() if f.alias}
-        unknown = sorted(set(data) - known)
+        unknown = sorted((k for k in data if k not in known), key=str)
         if unknown:
             expected = ", ".join(sorted(fields)) or "no inputs"
-            raise InputError(spec.name, unknown[0], f"unknown input (expected: {expected})")
+            raise InputError(spec.name, str(unknown[0]), f"unknown input (expected: {expected})")
     try:
-        validated: BaseModel = spec.input_model.model_validate(data)
-        return validated
+        validated: BaseModel = spec.input_model.model_validate(data, context=paths.context(roots))
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
         field_name = ".".join(str(p) for p in first["loc"]) or "(inputs)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise InputError(spec.name, field_name, f"{first['msg']}{more}") from exc
+    nul = first_nul(validated.model_dump(mode="json"))
+    if nul is not None:
+        where = ".".join(str(p) for p in nul) or "(inputs)"
+        raise InputError(
+            spec.name, where, "contains a NUL character (U+0000), which cannot be stored"
+        )
+    if spec.asset is not None:  # the output location is derived from the inputs: check it now
+        try:
+            output_parts(spec, validated)
+        except PathRefused as exc:
+            raise InputError(spec.name, exc.field, f"{exc.path} {exc.reason}") from exc
+    return validated

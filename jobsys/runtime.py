@@ -34,6 +34,7 @@ class Runtime:
         self.staging_root = settings.staging_root
         self.outputs_root = settings.outputs_root
         self.logs_root = settings.logs_root
+        self.path_roots = settings.path_roots
         self._autocommit: Engine | None = None
         self._autocommit_of: Engine | None = None
 

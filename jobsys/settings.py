@@ -11,20 +11,24 @@ the lazy ``jobsys.celery.app``); everything else receives a ``Settings``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from jobsys.durations import parse_duration
 from jobsys.errors import ConfigError
 
 CONFIG_ENV = "JOBSYS_CONFIG"
@@ -58,6 +62,12 @@ class Settings(BaseSettings):
     )
     output_dir: Path | None = Field(
         default=None, description="Where published job outputs go. Empty: <home>/outputs."
+    )
+    source_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders job inputs may read from (comma-separated or a JSON list); "
+        "source paths elsewhere are refused at submit and in the worker. Outputs stay "
+        "readable. Empty: unconfined (set it in production).",
     )
     log_dir: Path | None = Field(
         default=None, description="Where per-job logs go. Empty: <home>/logs."
@@ -103,6 +113,16 @@ class Settings(BaseSettings):
         default=100,
         ge=0,
         description="Missed instants a schedule with misfire policy `all` fires at most.",
+    )
+    history_retention: str = Field(
+        default="30d",
+        description="`jobsys beat` prunes, once a day, the history (ended jobs, their runs, "
+        "groups, sink figures and logs) whose last activity is older than this (`90m`, `12h`, "
+        "`30d`, `2w`). Empty or `0`: never.",
+    )
+    history_keep_failed: bool = Field(
+        default=False,
+        description="The daily prune keeps FAILED jobs (with their runs and groups).",
     )
     auto_migrate: bool = Field(
         default=True,
@@ -156,6 +176,35 @@ class Settings(BaseSettings):
             if not (user and sep and password):
                 raise ValueError(f"entry {i} is not `user:password`")
         return value
+
+    @field_validator("source_roots", mode="before")
+    @classmethod
+    def _roots_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # JOBSYS_SOURCE_ROOTS=/data/in,/srv/media (or a JSON list)
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list of folders: {exc}") from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("source_roots")
+    @classmethod
+    def _roots_absolute(cls, value: list[Path]) -> list[Path]:
+        for i, root in enumerate(value):
+            if "\x00" in str(root) or not root.expanduser().is_absolute():
+                raise ValueError(f"entry {i} ({str(root)!r}) must be an absolute folder")
+        return value
+
+    @field_validator("history_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if value.strip() in ("", "0"):
+            return ""
+        parse_duration(value)  # its ValueError says what a duration looks like
+        return value.strip()
 
     @field_validator("broker_url", "database_url", mode="before")
     @classmethod
@@ -233,6 +282,20 @@ class Settings(BaseSettings):
     def outputs_root(self) -> Path:
         """Where published outputs go."""
         return (self.output_dir or self.resolved_home / "outputs").expanduser().resolve()
+
+    @property
+    def path_roots(self) -> tuple[Path, ...]:
+        """Where path inputs may point: the source roots, plus outputs (jobs read earlier
+        jobs' outputs). Empty when no source roots are set: paths are not confined."""
+        if not self.source_roots:
+            return ()
+        roots = [r.expanduser().resolve() for r in self.source_roots]
+        return (*dict.fromkeys([*roots, self.outputs_root]),)
+
+    @property
+    def retention_period(self) -> timedelta | None:
+        """``history_retention`` as a period; None when the daily prune is off."""
+        return parse_duration(self.history_retention) if self.history_retention else None
 
     @property
     def logs_root(self) -> Path:

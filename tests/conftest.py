@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
 
 from jobsys.celery import DEFAULT_QUEUE
 from jobsys.client import Client
@@ -40,6 +41,13 @@ AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 REDIS_TEST_DBS = range(9, 16)
 #: the key marking a Redis database as taken by a live test session (value: its token)
 REDIS_MARKER = "jobsys:test-session"
+
+# Hypothesis: the same examples every run (CI and local alike), no example database on
+# disk, no per-example deadline on a shared machine. `HYPOTHESIS_PROFILE=explore` searches
+# wider and at random, to find new failures (keep each as an explicit `@example`).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+hypothesis_settings.register_profile("explore", max_examples=2000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _answers(port: int) -> bool:

@@ -19,6 +19,7 @@ PUBLIC = {
     "Invariant",
     "JobContext",
     "RetryPolicy",
+    "SourcePath",
     "job_type",
     # Errors
     "FatalJobError",

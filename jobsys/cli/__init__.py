@@ -16,6 +16,7 @@ from jobsys.cli import (
     demo,
     flower,
     health,
+    history,
     jobs,
     manifests,
     runs,
@@ -57,6 +58,7 @@ app.add_typer(api.app, name="api")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(health.app, name="health")
+app.add_typer(history.app, name="history")
 
 
 def main(argv: list[str] | None = None) -> None:

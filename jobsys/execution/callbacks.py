@@ -103,7 +103,7 @@ def _submit(runtime: Runtime, row: Any, summary: dict[str, Any]) -> bool:
     if "run" in spec.input_model.model_fields:
         inputs["run"] = summary
     try:
-        validated = validate_inputs(spec, inputs)
+        validated = validate_inputs(spec, inputs, roots=runtime.path_roots)
     except JobsysError as exc:
         _record(runtime, row.id, FAILED, row.attempts + 1, error=exc.format_message())
         return False

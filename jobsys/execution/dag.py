@@ -157,7 +157,9 @@ def prepare(conn: Connection, runtime: Runtime, job: Any, now: datetime) -> runs
     On ``Ready`` the step's inputs are resolved and stored on the job before it starts.
     """
     group, manifest, rows = _load(conn, job.group_id)
-    decision = runs.gate(manifest, group.params or {}, rows, job.step, runtime.registry)
+    decision = runs.gate(
+        manifest, group.params or {}, rows, job.step, runtime.registry, roots=runtime.path_roots
+    )
     if isinstance(decision, runs.Ready):
         dags.set_params(conn, job.id, decision.params, now)
     elif isinstance(decision, runs.Skip | runs.Fail):
@@ -207,7 +209,14 @@ def expand_step(runtime: Runtime, parent_id: str) -> list[Any] | float | None:
             items = [r for r in dags.step_jobs(conn, parent.group_id) if r.step == parent.step]
             return [r for r in items if r.item_index is not None and r.status == "QUEUED"]
         group, manifest, rows = _load(conn, parent.group_id)
-        decision = runs.gate(manifest, group.params or {}, rows, parent.step, runtime.registry)
+        decision = runs.gate(
+            manifest,
+            group.params or {},
+            rows,
+            parent.step,
+            runtime.registry,
+            roots=runtime.path_roots,
+        )
         if isinstance(decision, runs.Wait):
             return WAIT
         if not isinstance(decision, runs.Ready):

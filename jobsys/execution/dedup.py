@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from jobsys import fingerprint
-from jobsys.errors import JobsysError
+from jobsys import fingerprint, paths
+from jobsys.errors import JobsysError, PathRefused
 from jobsys.execution import placement, staging
 from jobsys.jobtypes import JobType
 from jobsys.lifecycle import RunStatus
@@ -45,6 +45,8 @@ class Plan:
     location: Path
     source: dict[str, Any] | None = None
     duplicate: Duplicate | None = None
+    #: the location could not be used (it would leave the outputs folder): the attempt fails
+    refused: PathRefused | None = None
 
     @property
     def recorded(self) -> dict[str, Any]:
@@ -54,13 +56,16 @@ class Plan:
 
 def plan(runtime: Runtime, spec: JobType[Any, Any], job_id: str, params: dict[str, Any]) -> Plan:
     """Decide, before an attempt, where it publishes and whether it is a duplicate."""
-    if spec.asset is None:  # the common case: a folder per job, nothing to compare
-        return Plan(staging.output_path(runtime.outputs_root, spec.name, job_id))
+    per_job = staging.output_path(runtime.outputs_root, spec.name, job_id)
     try:
-        inputs = spec.input_model.model_validate(params)
+        if spec.asset is None:  # the common case: a folder per job, nothing to compare
+            return Plan(placement.output_location(runtime.outputs_root, spec, None, job_id))
+        inputs = spec.input_model.model_validate(params, context=paths.context(runtime.path_roots))
         location = placement.output_location(runtime.outputs_root, spec, inputs, job_id)
+    except PathRefused as exc:
+        return Plan(per_job, refused=exc)
     except (ValidationError, JobsysError):  # the attempt itself reports bad inputs
-        return Plan(staging.output_path(runtime.outputs_root, spec.name, job_id))
+        return Plan(per_job)
     source = source_fingerprint(spec, params)
     if source is None:
         return Plan(location)

@@ -9,36 +9,27 @@ replaces an earlier one's files atomically (``staging.publish``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from jobsys.errors import FatalJobError
+from jobsys import paths
 from jobsys.execution import staging
-from jobsys.jobtypes import JobType
-
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
-
-
-def _segment(spec: JobType[Any, Any], what: str, value: object) -> str:
-    text = str(value)
-    if not _SEGMENT.match(text) or ".." in text:
-        raise FatalJobError(
-            f"{spec.name}: {what} {text!r} cannot name an output folder "
-            "(letters, digits and . _ @ + - only)"
-        )
-    return text
+from jobsys.jobtypes import JobType, output_parts
 
 
 def output_location(
-    outputs_root: Path, spec: JobType[Any, Any], inputs: BaseModel, job_id: str
+    outputs_root: Path, spec: JobType[Any, Any], inputs: BaseModel | None, job_id: str
 ) -> Path:
-    """The folder the attempt's staged files are published to."""
-    if spec.asset is None:
-        return staging.output_path(outputs_root, spec.name, job_id)
-    asset = _segment(spec, spec.asset, getattr(inputs, spec.asset))
-    key = spec.output_key(inputs) if spec.output_key is not None else "default"
-    parts = [_segment(spec, "output key part", p) for p in key.split("/")]
-    return outputs_root / spec.name / asset / Path(*parts) / f"v{spec.capability.major}"
+    """The folder the attempt's staged files are published to.
+
+    ``PathRefused`` when a part cannot name a folder, or when the folder would resolve
+    outside ``outputs_root`` (a symlink planted on the way).
+    """
+    if spec.asset is None or inputs is None:
+        location = staging.output_path(outputs_root, spec.name, job_id)
+    else:
+        asset, parts = output_parts(spec, inputs)
+        location = outputs_root / spec.name / asset / Path(*parts) / f"v{spec.capability.major}"
+    return paths.inside(outputs_root, location, field="output location")

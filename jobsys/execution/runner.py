@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from jobsys import paths
 from jobsys.context import JobContext
 from jobsys.errors import FatalJobError
 from jobsys.execution import callbacks, dag, dedup, invariants, staging
@@ -114,12 +115,16 @@ def run_attempt(
         output_path=plan.location,
         home=runtime.settings.resolved_home,
         secrets=SecretResolvers(),
+        path_roots=runtime.path_roots,
     )
     beats = _heartbeats_for(runtime)
     beats.add(job_id)
     try:
         dup = plan.duplicate
-        attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
+        if plan.refused is not None:  # the outputs would land outside the outputs folder
+            attempt = _Attempt(exc=plan.refused)
+        else:
+            attempt = _Attempt(duplicate=dup) if dup else _execute(spec, begun.params, ctx)
     finally:
         beats.discard(job_id)
         progress.flush()
@@ -166,10 +171,13 @@ def _execute(spec: JobType[Any, Any], params: dict[str, Any], ctx: JobContext) -
         if runs.item_error(params):  # a forEach item whose inputs did not resolve
             raise FatalJobError(runs.item_error(params) or "")
         try:
-            inputs = spec.input_model.model_validate(params)
+            # Path inputs are confined again here: a symlink can be swapped after submit.
+            inputs = spec.input_model.model_validate(params, context=paths.context(ctx.path_roots))
         except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(inputs)"
             raise FatalJobError(
-                f"inputs no longer match {spec.input_model.__name__}: {exc}"
+                f"inputs no longer match {spec.input_model.__name__}: {where}: {first['msg']}"
             ) from exc
         snapshots = invariants.before(spec, inputs, ctx)
         output = spec.fn(inputs, ctx)

@@ -17,6 +17,10 @@ write of a schedule or archive of a template). Each tick:
    re-reads it from the store;
 3. sleep until the next instant due, at most ``beat_max_loop_interval``.
 
+Beside the schedules, each tick pokes the daily history prune
+(``jobsys.scheduling.housekeeping``, setting ``history_retention``), which runs in a
+thread of its own, claimed by one beat only.
+
 Two beats, or a restarted beat, therefore never fire one instant twice: the store row
 decides, not any beat's memory. The claim commits before the run is created, so a beat
 killed between the two loses that one firing (at most once, never twice).
@@ -45,6 +49,7 @@ from celery.utils.log import get_logger
 from jobsys.errors import JobsysError
 from jobsys.lifecycle import GROUP_TERMINAL
 from jobsys.scheduling.cron import Firing, MisfirePolicy, OverlapPolicy, Timing, plan_firing
+from jobsys.scheduling.housekeeping import HistoryPruner
 from jobsys.store import schedules
 from jobsys.store.models import Schedule, ScheduleChange
 from jobsys.store.session import store_errors
@@ -103,6 +108,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._stamp: int | None = None
         self._dirty: set[str] = set()
         self._client: Client | None = None
+        self._pruner: HistoryPruner | None = None
         super().__init__(*args, **kwargs)
 
     @property
@@ -165,7 +171,9 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         return bool(self._dirty)
 
     def close(self) -> None:
-        """Release the store and broker connections."""
+        """Stop the history prune (after its batch); release the store and broker connections."""
+        if self._pruner is not None:
+            self._pruner.stop()
         if self._client is not None and type(self).client is None:
             self._client.close()
 
@@ -206,7 +214,15 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 self.sync()
         except JobsysError as exc:
             logger.error("beat: cannot re-read the schedules another beat fired: %s", exc)
+        self.history_pruner.poke(now)
         return self._sleep(self.now())
+
+    @property
+    def history_pruner(self) -> HistoryPruner:
+        """The daily history prune this beat pokes each tick (it runs in its own thread)."""
+        if self._pruner is None:
+            self._pruner = HistoryPruner(self.jobsys.runtime)
+        return self._pruner
 
     def _fire_chunk(self, chunk: list[ScheduleEntry], now: datetime) -> None:
         try:

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 typed models: JobTemplate, Schedule, JobGroup, Job, JobRun (seed 004), SinkStat.
+"""SQLAlchemy 2 typed models: JobTemplate, Schedule, JobGroup, Job, JobRun (seed 004), SinkStat,
+MaintenanceRun.
 
 Timestamps are stored as UTC and read back timezone-aware on every backend.
 ``job_runs`` is append-only: an UPDATE is refused by a database trigger (created
@@ -268,6 +269,24 @@ class SinkStat(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     write_latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     max_latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class MaintenanceRun(Base):
+    """The last run of one housekeeping task (``history_prune``), claimed by one beat.
+
+    A beat claims the row with a compare-and-set UPDATE of ``started_at`` before it runs
+    the task, so two beats never run it for the same day (``jobsys.store.maintenance``).
+    """
+
+    __tablename__ = "maintenance_runs"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    #: the process that claimed the last run (``host:pid``)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    #: what the last run did (a ``PruneReport`` as JSON), or its error
+    report: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 # Append-only, enforced by the database (the store writes with Core, not the ORM).

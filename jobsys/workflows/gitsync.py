@@ -188,11 +188,16 @@ def _resolve(repo: Repo, refs: dict[Ref, ObjectID], ref: str) -> Commit:
 
 
 def _documents(repo: Repo, commit: Commit, glob: str) -> list[Document]:
-    spec = pathspec.PathSpec.from_lines("gitignore", [glob])
+    try:
+        spec = pathspec.PathSpec.from_lines("gitignore", [glob])
+    except Exception as exc:  # pathspec's own error, or re.error from a bad [range]
+        raise ConfigError(
+            f"--glob {glob!r}: not a gitignore-style pattern: {exc}", setting="--glob"
+        ) from exc
     docs: list[Document] = []
     entries = sorted(iter_tree_contents(repo.object_store, commit.tree), key=lambda e: e.path)
     for entry in entries:
-        path = entry.path.decode("utf-8")
+        path = entry.path.decode("utf-8", errors="replace")  # git names are bytes
         if not stat.S_ISREG(entry.mode) or not spec.match_file(path):
             continue
         blob = repo.object_store[entry.sha]

@@ -3,6 +3,11 @@
 Multi-document files are split into documents, each validated on its own: a bad
 document is reported and the others still load. Duplicate keys (which YAML
 loaders silently merge) are problems too.
+
+Hostile input is a problem, never a crash or a hang: characters YAML refuses (NUL,
+lone surrogates), keys that cannot be keys, tags of the full loader, nesting deeper
+than ``MAX_DEPTH``, and documents whose aliases expand past ``MAX_NODES`` nodes (the
+"billion laughs") are each reported with their line and column.
 """
 
 from __future__ import annotations
@@ -15,11 +20,24 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from jobsys.jobtypes import first_nul
 from jobsys.workflows.manifest import Manifest
 
 Loc = tuple[str | int, ...]
 #: the files a directory of manifests contributes
 DEFAULT_GLOB = "**/*.job.yaml"
+#: nodes a document may hold once its aliases are expanded (a manifest has hundreds)
+MAX_NODES = 100_000
+#: how deeply a document's mappings and lists may nest
+MAX_DEPTH = 64
+
+
+class _TooLarge(Exception):
+    """A document nests too deeply or expands past MAX_NODES (a YAML alias bomb)."""
+
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.line, self.col = node.start_mark.line + 1, node.start_mark.column + 1
 
 
 @dataclass(frozen=True, order=True)
@@ -33,7 +51,16 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.rule}: {self.message}"
+        return (
+            f"{printable(self.file)}:{self.line}:{self.col}: {self.rule}: {printable(self.message)}"
+        )
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: control and other unprintable characters escaped (``\\x1e``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass
@@ -62,6 +89,12 @@ class Document:
 
 
 def _walk(node: yaml.Node, path: Loc, marks: dict[Loc, tuple[int, int]], dups: list[Loc]) -> None:
+    if len(path) > MAX_DEPTH:
+        raise _TooLarge(f"nested deeper than {MAX_DEPTH} levels", node)
+    if len(marks) >= MAX_NODES:
+        raise _TooLarge(
+            f"expands to more than {MAX_NODES} nodes (aliases repeating aliases?)", node
+        )
     marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -120,24 +153,68 @@ def validate_document(doc: Document) -> Document:
     return doc
 
 
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """Line and column (1-based) of a character offset."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _syntax_problem(text: str, file: str, exc: Exception) -> Problem:
+    """A YAML error (or a nesting too deep for the parser) as a located problem."""
+    line, col = 1, 1
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = str(exc.problem or exc)
+        if exc.context and exc.problem:
+            message = f"{exc.context}: {exc.problem}"
+    elif isinstance(exc, yaml.reader.ReaderError):
+        line, col = _position(text, exc.position)
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        message = f"character {shown} is not allowed in YAML"
+    elif isinstance(exc, RecursionError):
+        message = "nested too deeply for the YAML parser"
+    else:
+        message = str(exc)
+    return Problem(file, line, col, "yaml-syntax", message)
+
+
+def _construct(node: yaml.Node) -> Any:
+    """The Python value of a composed node (safe tags only)."""
+    return yaml.SafeLoader("").construct_document(node)
+
+
 def load_text(text: str, file: str = "<stdin>") -> list[Document]:
     """Every document of a YAML text, validated (problems located, never raised)."""
     docs: list[Document] = []
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = Problem(file, line, col, "yaml-syntax", str(exc.problem or exc))
-        return [Document(file, 0, line, None, problems=[problem])]
+    except (yaml.YAMLError, RecursionError) as exc:
+        problem = _syntax_problem(text, file, exc)
+        return [Document(file, 0, problem.line, None, problems=[problem])]
     for index, node in enumerate(nodes):
         if node is None:
             continue
         marks: dict[Loc, tuple[int, int]] = {}
         dups: list[Loc] = []
-        _walk(node, (), marks, dups)
-        data = yaml.SafeLoader("").construct_document(node)
+        try:
+            _walk(node, (), marks, dups)
+            data = _construct(node)
+        except _TooLarge as exc:
+            problem = Problem(file, exc.line, exc.col, "too-large", str(exc))
+            docs.append(Document(file, index, exc.line, None, problems=[problem]))
+            continue
+        except (yaml.YAMLError, RecursionError) as exc:  # an unhashable key, an unsafe tag
+            problem = _syntax_problem(text, file, exc)
+            docs.append(Document(file, index, problem.line, None, problems=[problem]))
+            continue
         doc = Document(file, index, node.start_mark.line + 1, data, marks=marks)
+        nul = first_nul(data)
+        if nul is not None:  # "\0" in a quoted string: no store can keep it as text
+            doc.problems.append(
+                doc.problem(nul, "nul-character", f"{'.'.join(map(str, nul))}: contains U+0000")
+            )
         for dup in dups:
             line, col = marks[dup + ("__dup__",)]
             key = ".".join(str(p) for p in dup)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jobsys.errors import InputError
@@ -59,6 +60,8 @@ def new_run_rows(
     params: Mapping[str, Any],
     base: Mapping[str, Any],
     new_id: Any,
+    *,
+    roots: Sequence[Path] = (),
 ) -> list[dict[str, Any]]:
     """One PENDING job row per step; steps whose inputs hold no expression are validated now.
 
@@ -76,7 +79,7 @@ def new_run_rows(
             job_type, values = spec.name, dict(step.with_)
             if not expressions.has_expression(values):
                 try:
-                    values = validate_inputs(spec, values).model_dump(mode="json")
+                    values = validate_inputs(spec, values, roots=roots).model_dump(mode="json")
                 except InputError as exc:
                     where = f"step {step.name} ({spec.name})"
                     raise InputError(where, exc.field, exc.reason) from exc
@@ -223,6 +226,8 @@ def gate(
     rows: Mapping[str, Sequence[Any]],
     step_name: str,
     registry: JobTypeRegistry,
+    *,
+    roots: Sequence[Path] = (),
 ) -> Decision:
     """Whether step ``step_name`` runs now, given every step's rows."""
     graph = graph_of(manifest)
@@ -251,7 +256,7 @@ def gate(
         values = expressions.resolve(rows[step_name][0].params, scope)
     except expressions.ExpressionError as exc:
         return Fail(f"step {step_name!r}: {exc}")
-    return _validated(step, values, registry)
+    return _validated(step, values, registry, roots)
 
 
 def _items(step: Step, scope: expressions.Scope) -> Decision:
@@ -264,10 +269,12 @@ def _items(step: Step, scope: expressions.Scope) -> Decision:
     return Ready({"items": items})
 
 
-def _validated(step: Step, values: Any, registry: JobTypeRegistry) -> Decision:
+def _validated(
+    step: Step, values: Any, registry: JobTypeRegistry, roots: Sequence[Path]
+) -> Decision:
     spec = registry.get(step.type)
     try:
-        return Ready(validate_inputs(spec, values).model_dump(mode="json"))
+        return Ready(validate_inputs(spec, values, roots=roots).model_dump(mode="json"))
     except InputError as exc:
         return Fail(f"step {step.name!r}: {exc.format_message()}")
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from jobsys import FatalJobError, Invariant, JobContext, job_type
+from jobsys import FatalJobError, Invariant, JobContext, SourcePath, job_type
 from tasks.data import catalog
 from tasks.data.catalog import Selection
 from tasks.data.contracts import TableContract
@@ -56,14 +56,14 @@ class BacktestInput(BaseModel):
     contract: TableContract | None = None
     encoding: str = "utf-8"
     selection: Selection | None = None
-    paths: list[str] = Field(default_factory=list)
-    catalog: str | None = None
+    paths: list[SourcePath] = Field(default_factory=list)
+    catalog: SourcePath | None = None
     target_pass_rate: float = Field(default=0.95, ge=0.0, le=1.0)
     sample: int = Field(default=50, ge=1)
     max_iterations: int = Field(default=10, ge=1)
     plateau_delta: float = Field(default=0.0, ge=0.0, le=1.0)
     early_stop_after: int = Field(default=5, ge=1)
-    stop_file: str | None = None
+    stop_file: SourcePath | None = None
 
     @model_validator(mode="after")
     def _files(self) -> BacktestInput:

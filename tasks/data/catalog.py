@@ -169,6 +169,13 @@ class Selection(BaseModel):
             ("select", "with")
         ):
             raise ValueError("query must be a SELECT whose first column is the file path")
+        if self.glob is not None:
+            try:
+                pathspec.PathSpec.from_lines("gitignore", [self.glob])
+            except Exception as exc:  # pathspec's own error, or re.error from a bad [range]
+                raise ValueError(
+                    f"glob {self.glob!r} is not a gitignore-style pattern: {exc}"
+                ) from None
         return self
 
     def describe(self) -> dict[str, Any]:
@@ -180,7 +187,8 @@ def select_files(path: str | None, ctx: JobContext, selection: Selection) -> lis
     """Absolute paths of the catalogued files ``selection`` picks, in path order.
 
     The query runs on a read-only connection; tag, glob and source narrow its result
-    (or the whole catalog when there is no query).
+    (or the whole catalog when there is no query). Every path must lie inside the
+    source roots (``ctx.confine``).
     """
     where = resolve(path, ctx)
     if not where.is_file():
@@ -212,6 +220,8 @@ def select_files(path: str | None, ctx: JobContext, selection: Selection) -> lis
     if selection.glob:
         spec = pathspec.PathSpec.from_lines("gitignore", [selection.glob])
         rows = [r for r in rows if spec.match_file(r[1])]
+    for row in rows:  # a query can name any path: confined like a path input (PathRefused)
+        ctx.confine(row[0], "selection")
     return [r[0] for r in rows]
 
 

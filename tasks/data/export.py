@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from pyarrow import csv as pacsv
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobsys import FatalJobError, JobContext, job_type
+from jobsys import FatalJobError, JobContext, SourcePath, job_type
 from tasks.data import catalog, contracts
 from tasks.data._common import DATA_INVARIANTS, Throttle, sha256_file
 from tasks.data.contracts import LINEAGE
@@ -44,7 +44,7 @@ class TableRef(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     table: str
-    path: str
+    path: SourcePath
 
 
 class ParsedRef(BaseModel):
@@ -61,7 +61,7 @@ class ExportInput(BaseModel):
     """What to export, to which format."""
 
     parsed: list[ParsedRef] = Field(default_factory=list)
-    paths: list[str] = Field(default_factory=list)
+    paths: list[SourcePath] = Field(default_factory=list)
     table: str | None = None
     format: Literal["csv", "jsonl", "parquet", "dat"] = "csv"
     name: str = Field(default="export", pattern=r"^[A-Za-z0-9_.-]+$")

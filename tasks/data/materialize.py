@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from jobsys import FatalJobError, JobContext, job_type
+from jobsys import FatalJobError, JobContext, SourcePath, job_type
 from tasks.data import catalog, contracts
 from tasks.data._common import DATA_INVARIANTS, ParquetSink, sha256_file, with_lineage
 from tasks.data.catalog import Selection
@@ -46,7 +46,7 @@ class MaterializeInput(BaseModel):
     table: str | None = None
     contract: TableContract | None = None
     encoding: str = "utf-8"
-    catalog: str | None = None
+    catalog: SourcePath | None = None
     #: make a new version even when the inputs are unchanged
     rebuild: bool = False
 

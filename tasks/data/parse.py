@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from jobsys import FatalJobError, JobContext, job_type
+from jobsys import FatalJobError, JobContext, SourcePath, job_type
 from tasks.data import catalog, contracts
 from tasks.data._common import (
     DATA_INVARIANTS,
@@ -57,7 +57,7 @@ class ContextRef(BaseModel):
 class ParseInput(BaseModel):
     """One file and how to parse it."""
 
-    path: str = Field(min_length=1)
+    path: SourcePath = Field(min_length=1)
     parser: str = Field(min_length=1)
     parser_version: str | None = None
     #: the table's contract, for the csv and jsonl parsers
@@ -66,7 +66,7 @@ class ParseInput(BaseModel):
     sink: Literal["parquet", "sqlite"] = "parquet"
     schema_policy: Literal["off", "no_drift", "approved"] = "no_drift"
     context: list[ContextRef] = Field(default_factory=list)
-    catalog: str | None = None
+    catalog: SourcePath | None = None
     batch_rows: int = Field(default=65_536, ge=1, le=10_000_000)
     #: write at most this many rows a second (spare a shared sink); None: as fast as it goes
     max_rows_per_second: int | None = Field(default=None, ge=1)

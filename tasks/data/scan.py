@@ -27,7 +27,7 @@ from typing import Any
 import pathspec
 from pydantic import BaseModel, Field
 
-from jobsys import FatalJobError, JobContext, job_type
+from jobsys import FatalJobError, JobContext, SourcePath, job_type
 from tasks.data import catalog
 from tasks.data._common import DATA_INVARIANTS, sha256_file
 
@@ -37,14 +37,14 @@ COMMIT_EVERY = 20_000
 class ScanInput(BaseModel):
     """What to scan, and the rules."""
 
-    root: str = Field(min_length=1)
+    root: SourcePath = Field(min_length=1)
     #: the source's name in the catalog (default: the root folder's name)
     source: str | None = None
     ignore: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     tags: dict[str, list[str]] = Field(default_factory=dict)
     hash: bool = False
-    catalog: str | None = None
+    catalog: SourcePath | None = None
     #: list at most this many catalogued files in the output (for a forEach over them)
     max_listed: int = Field(default=10_000, ge=0)
     #: list only files with this tag

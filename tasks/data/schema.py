@@ -22,7 +22,7 @@ from typing import Literal
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, model_validator
 
-from jobsys import FatalJobError, Invariant, JobContext, job_type
+from jobsys import FatalJobError, Invariant, JobContext, SourcePath, job_type
 from tasks.data import catalog, contracts
 from tasks.data.contracts import TableContract
 from tasks.data.export import ParsedRef
@@ -43,11 +43,11 @@ class SchemaInput(BaseModel):
     #: only this table (default: every table of the parser)
     table: str | None = None
     parsed: list[ParsedRef] = Field(default_factory=list)
-    paths: list[str] = Field(default_factory=list)
+    paths: list[SourcePath] = Field(default_factory=list)
     #: who approves (required to approve)
     by: str | None = None
     approve: Literal["declared", "observed"] = "declared"
-    catalog: str | None = None
+    catalog: SourcePath | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> SchemaInput:

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
+from jobsys import SourcePath
+
 
 def absolute_path(value: str) -> str:
     """A source path must be absolute: a relative one would depend on the worker's folder."""
@@ -19,6 +21,6 @@ class AssetSource(BaseModel):
     """The asset a job works for, and its source file (opened read-only, never moved)."""
 
     asset_uuid: UUID
-    source_path: str = Field(min_length=1)
+    source_path: SourcePath = Field(min_length=1)
 
     _absolute = field_validator("source_path")(absolute_path)

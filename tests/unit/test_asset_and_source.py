@@ -58,5 +58,5 @@ def test_the_location_comes_from_asset_key_and_capability_major(tmp_path: Path) 
     spec = spec_of(fn)
     where = placement.output_location(tmp_path, spec, In(asset="a1", path="/p"), "job")
     assert where == tmp_path / "t.c" / "a1" / "small" / "x" / "v3"
-    with pytest.raises(FatalJobError, match="asset '../etc' cannot name an output folder"):
+    with pytest.raises(FatalJobError, match="asset: ../etc cannot name an output folder"):
         placement.output_location(tmp_path, spec, In(asset="../etc", path="/p"), "job")
