@@ -4,6 +4,8 @@
 what the cluster's ``env`` sets) + ``env``, with the loopback rules:
 
 - ``JOBSYS_HOME`` is the cluster's home unless ``env`` names another;
+- ``JOBSYS_SOURCE_ROOTS`` in compose names the container's data mount: on loopback the
+  roots are ``env``'s (or the caller's environment's), else paths are not confined;
 - every ``JOBSYS_*_PORT`` of a service gets a free port per replica (``env``'s value when
   the service has one replica), and ``0.0.0.0`` becomes ``127.0.0.1``;
 - ``%h`` in a command or healthcheck (a container's host name) becomes
@@ -28,6 +30,8 @@ COMPOSE_FILE = "compose.yaml"
 _PORT_SETTING = re.compile(r"JOBSYS_[A-Z0-9_]+_PORT")
 _ANY_ADDRESS = {"0.0.0.0", "::"}
 #: the settings that must not point at a compose service the cluster does not start
+#: settings whose compose value is a path inside the container
+_CONTAINER_PATHS = ("JOBSYS_SOURCE_ROOTS",)
 _URL_SETTINGS = ("JOBSYS_BROKER_URL", "JOBSYS_DATABASE_URL", "JOBSYS_RESULT_BACKEND")
 
 
@@ -84,6 +88,13 @@ def for_process(
     merged = {**os.environ, **compose, **env}
     if "JOBSYS_HOME" not in env:
         merged["JOBSYS_HOME"] = str(home)
+    for key in _CONTAINER_PATHS:
+        if key in compose:  # a path inside the container, not on this machine
+            given = env.get(key, os.environ.get(key))
+            if given is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = given
     merged.update({key: str(port) for key, port in ports.items()})
     merged = {k: "127.0.0.1" if v in _ANY_ADDRESS else v for k, v in merged.items()}
     for key in _URL_SETTINGS:

@@ -127,6 +127,7 @@ def test_a_service_that_dies_while_starting_stops_the_cluster_and_shows_its_log(
         cluster.up(timeout=40)
     assert info.value.service == "flower"
     assert "JOBSYS_FLOWER_BASIC_AUTH" in info.value.log_tail
-    assert "Uvicorn running" in cluster.log_path("api").read_text()  # api was up, then stopped
+    # api was started (whether it got as far as listening depends on timing), then stopped
+    assert "starting" in cluster.log_path("api").read_text()
     assert _running_under(home) == []
     assert not (home / "cluster" / "state.json").exists()

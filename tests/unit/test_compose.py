@@ -231,3 +231,25 @@ def test_worker_group_on_the_command_line_names_the_file(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(GROUPS) in err and "'videos'" in err
+
+
+def test_loopback_processes_get_compose_settings_but_not_its_container_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobsys.cluster.environment import for_process
+
+    monkeypatch.delenv("JOBSYS_SOURCE_ROOTS", raising=False)
+    topology = load_topology(COMPOSE)
+    spec = topology.services["worker-media"]
+    env = {
+        "JOBSYS_BROKER_URL": "redis://127.0.0.1:6379/5",
+        "JOBSYS_DATABASE_URL": "sqlite:///x.db",
+        "POSTGRES_PASSWORD": "unused",
+    }
+    merged = for_process(topology, spec, tmp_path, env, {})
+    assert merged["JOBSYS_HOME"] == str(tmp_path)  # not the container's /var/lib/jobsys
+    assert "JOBSYS_SOURCE_ROOTS" not in merged  # /data is the container's mount
+    assert merged["JOBSYS_VISIBILITY_TIMEOUT"] == "3600"  # other compose settings hold
+
+    given = for_process(topology, spec, tmp_path, {**env, "JOBSYS_SOURCE_ROOTS": "/srv/in"}, {})
+    assert given["JOBSYS_SOURCE_ROOTS"] == "/srv/in"
