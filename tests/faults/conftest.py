@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +27,8 @@ from sqlalchemy.engine import make_url
 
 from jobsys.client import Client
 from jobsys.cluster import Cluster
-from jobsys.testing import settings_from_env, wait_until
-from tests.conftest import require
+from jobsys.testing import postgres_database, settings_from_env, wait_until
+from tests.conftest import PG_ADMIN, require
 from tests.faults import harness
 from tests.faults.services import BlockableProxy, OwnRedis
 
@@ -70,7 +71,16 @@ def own_redis(fault_dir: Path) -> Iterator[OwnRedis]:
 
 
 @pytest.fixture(scope="module")
-def pg_proxy(pg_url: str) -> Iterator[BlockableProxy]:
+def fault_db() -> Iterator[str]:
+    """A PostgreSQL database of the module's own: its thousands of jobs and its templates
+    stay out of the session database the other tests share."""
+    require("PostgreSQL", 5432)
+    with postgres_database(f"jobsys_faults_{uuid.uuid4().hex[:10]}", PG_ADMIN) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pg_proxy(fault_db: str) -> Iterator[BlockableProxy]:
     """A blockable TCP proxy in front of the session's PostgreSQL."""
     require("PostgreSQL", 5432)
     proxy = BlockableProxy(("127.0.0.1", 5432)).start()
@@ -80,7 +90,7 @@ def pg_proxy(pg_url: str) -> Iterator[BlockableProxy]:
 
 @pytest.fixture(scope="module")
 def cluster_env(
-    fault_dir: Path, own_redis: OwnRedis, pg_proxy: BlockableProxy, pg_url: str
+    fault_dir: Path, own_redis: OwnRedis, pg_proxy: BlockableProxy, fault_db: str
 ) -> dict[str, str]:
     """What every cluster process reads: the store through the proxy, the module's Redis.
 
@@ -89,7 +99,7 @@ def cluster_env(
     longest job in the mix.
     """
     # PostgreSQL here trusts loopback: the password is never checked, only never logged.
-    proxied = make_url(pg_url).set(port=pg_proxy.port, password=STORE_PASSWORD)
+    proxied = make_url(fault_db).set(port=pg_proxy.port, password=STORE_PASSWORD)
     return {
         "JOBSYS_BROKER_URL": own_redis.url,
         "JOBSYS_DATABASE_URL": proxied.render_as_string(hide_password=False),
@@ -105,9 +115,9 @@ def cluster_env(
 
 
 @pytest.fixture(scope="module")
-def observer(cluster_env: dict[str, str], pg_url: str) -> Iterator[Client]:
+def observer(cluster_env: dict[str, str], fault_db: str) -> Iterator[Client]:
     """A client on the same broker, reading the store directly (not through the proxy)."""
-    with Client(settings_from_env({**cluster_env, "JOBSYS_DATABASE_URL": pg_url})) as c:
+    with Client(settings_from_env({**cluster_env, "JOBSYS_DATABASE_URL": fault_db})) as c:
         yield c
 
 
