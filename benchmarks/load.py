@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.dispatch import plain_worker  # noqa: E402
 from jobsys.client import Client  # noqa: E402
 from jobsys.cluster import Cluster  # noqa: E402
 from jobsys.settings import Settings  # noqa: E402
@@ -108,28 +108,17 @@ def bench_celery(broker: str, tasks: int, concurrency: int, log: Path) -> float:
 
     counter = redis.Redis.from_url(broker)
     counter.delete("bench:done")
-    args = [sys.executable, "-m", "celery", "-A", "benchmarks._plain_celery", "worker"]
-    args += ["-Q", "plain", "-c", str(concurrency), "-P", "prefork", "-l", "WARNING"]
-    args += ["--without-mingle", "--without-gossip", "-n", f"plain-{os.getpid()}@localhost"]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            args, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
     try:
-        wait_until(lambda: app.control.ping(timeout=0.5), 60, 0.2, "the plain Celery worker")
-        noop_result.apply_async().get(timeout=30)  # warm up
-        start = time.perf_counter()
-        with app.producer_or_acquire() as producer:
-            for _ in range(tasks):
-                noop.apply_async(producer=producer)
-        wait_until(lambda: int(counter.get("bench:done") or 0) >= tasks, 900, 0.01)
-        return tasks / (time.perf_counter() - start)
+        with plain_worker(env, concurrency, log):  # the same worker benchmarks/dispatch.py runs
+            wait_until(lambda: app.control.ping(timeout=0.5), 60, 0.2, "the plain Celery worker")
+            noop_result.apply_async().get(timeout=30)  # warm up
+            start = time.perf_counter()
+            with app.producer_or_acquire() as producer:
+                for _ in range(tasks):
+                    noop.apply_async(producer=producer)
+            wait_until(lambda: int(counter.get("bench:done") or 0) >= tasks, 900, 0.01)
+            return tasks / (time.perf_counter() - start)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         app.close()
 
 

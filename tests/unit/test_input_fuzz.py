@@ -9,8 +9,6 @@ exit 2 with one ``error:`` line naming the field, and no traceback.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import typing
@@ -23,11 +21,11 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from jobsys.cli import main
 from jobsys.client import Client
 from jobsys.errors import InputError, JobsysError
 from jobsys.jobtypes import discover
 from jobsys.settings import Settings
+from tests.unit._cli import run_cli
 
 REGISTRY = discover()
 NAMES = sorted(spec.name for spec in REGISTRY)
@@ -139,21 +137,6 @@ def test_submit_enqueues_valid_inputs_or_names_the_bad_field(
     event("enqueued")
 
 
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """``jobsys ARGV`` in-process through its error boundary; anything escaping it fails."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(argv))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:  # pragma: no cover - main always exits
-            code = 0
-    text = out.getvalue() + err.getvalue()
-    assert "Traceback" not in text, text
-    return code, out.getvalue(), err.getvalue()
-
-
 PAIRS = st.lists(
     st.tuples(st.text(max_size=12), st.text(max_size=20)).map(lambda kv: f"{kv[0]}={kv[1]}")
     | st.text(max_size=12),
@@ -185,7 +168,8 @@ def test_the_submit_command_exits_with_a_job_id_or_an_error_line(
     argv = ["submit", name, *[a for p in pairs for a in ("-i", p)]]
     if raw is not None:
         argv += ["--json", raw]
-    code, out, err = run_cli(*argv)
+    result = run_cli(*argv)
+    code, out, err = result.code, result.out, result.err
     if code == 0:
         assert len(out.strip()) == 36, out  # the job's id
     else:

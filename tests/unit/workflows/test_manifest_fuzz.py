@@ -10,12 +10,9 @@ and ``jobsys apply`` run in-process through the CLI's own error boundary
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +21,10 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from jobsys.cli import main
 from jobsys.jobtypes import discover
 from jobsys.workflows.lint import lint
 from jobsys.workflows.loader import MAX_NODES, load_text
+from tests.unit._cli import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 SEEDS = {p.name: p.read_text() for p in sorted((REPO / "config" / "manifests").glob("*.job.yaml"))}
@@ -159,33 +156,6 @@ def lint_text(text: str) -> list[str]:
         assert LOCATED.match(line), line
         assert int(line.split(":")[1]) >= 1 and int(line.split(":")[2]) >= 1
     return lines
-
-
-@dataclass
-class Cli:
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(*argv: str, stdin: str = "") -> Cli:
-    """``jobsys ARGV`` in-process, through its error boundary; anything else escaping fails."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-        pytest.MonkeyPatch.context() as mp,
-    ):
-        mp.setattr("sys.stdin", io.StringIO(stdin))
-        try:
-            main(list(argv))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:  # pragma: no cover - main always exits
-            code = 0
-    result = Cli(code, out.getvalue(), err.getvalue())
-    assert "Traceback" not in result.out + result.err, result
-    return result
 
 
 @pytest.fixture(scope="module")
