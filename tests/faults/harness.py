@@ -35,7 +35,7 @@ MANIFEST = Path(__file__).parents[2] / "config" / "manifests" / "fix-pipeline.jo
 DAG_FILES = 20
 #: jobs in a DAG run of DAG_FILES files: scan, the forEach step, its items, export
 DAG_JOBS = DAG_FILES + 3
-MIX = {"data.parse": 30, "generate_audio_waveform": 30, "demo.echo": 200, "demo.sleep": 4}
+MIX = {"data.parse": 30, "generate_audio_waveform": 30, "demo.echo": 200, "demo.sleep": 8}
 _TERMINAL = [s.value for s in JOB_TERMINAL]
 _COMPLETED = ("COMPLETED", "COMPLETED_WITH_WARNINGS")
 
@@ -69,13 +69,14 @@ def submit_mix(client: Client, inputs: dict[str, Any], since: datetime) -> Workl
     """Submit the 1,000 jobs (the DAG's items appear once its scan has run)."""
     work = Workload(since)
     items: dict[str, list[dict[str, Any]]] = {
+        # first: the long jobs run while the kill scenario strikes
+        "demo.sleep": [{"seconds": 2.0}] * MIX["demo.sleep"],
         "data.parse": [{"path": p, "parser": "fix"} for p in inputs["logs"]],
         "generate_audio_waveform": [
             {"asset_uuid": str(uuid.uuid4()), "source_path": inputs["clip"]}
             for _ in range(MIX["generate_audio_waveform"])
         ],
         "demo.echo": [{"message": f"m{i}", "times": 1} for i in range(MIX["demo.echo"])],
-        "demo.sleep": [{"seconds": 1.0}] * MIX["demo.sleep"],
     }
     items["jobsys.noop"] = [{}] * (N - DAG_JOBS - sum(MIX.values()))
     for job_type, batch in items.items():

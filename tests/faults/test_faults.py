@@ -70,15 +70,17 @@ def test_kill_9_of_worker_pool_processes_mid_job_loses_nothing(
 
 
 def _running_child(observer: Client, cluster: Any, work: harness.Workload) -> Any:
-    """A pool process running one of the scenario's jobs right now, and that job."""
+    """A pool process running one of the scenario's jobs right now, and that job.
+
+    A long job (``demo.sleep``) is preferred: a kill then lands mid-job, not after it."""
     children = {
         p.pid: p for s in ("worker-data", "worker-media") for p in cluster.worker_children(s)
     }
     with observer.runtime.engine.connect() as conn:
         running = conn.execute(
-            select(jobs.c.id, jobs.c.worker_id).where(
-                jobs.c.created_at >= work.since, jobs.c.status == "RUNNING"
-            )
+            select(jobs.c.id, jobs.c.worker_id)
+            .where(jobs.c.created_at >= work.since, jobs.c.status == "RUNNING")
+            .order_by((jobs.c.job_type == "demo.sleep").desc())
         ).all()
     for job_id, worker_id in running:
         pid = int(worker_id.rsplit(":", 1)[1])
